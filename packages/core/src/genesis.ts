@@ -72,7 +72,7 @@ function checkKey(problems: string[], what: string, key: Uint8Array): void {
 }
 
 /** Checks every rule a genesis must satisfy and returns it typed; throws a GenesisError listing all problems. */
-export function validateGenesis(input: pb.Genesis): Genesis {
+export function validateGenesis(input: pb.Genesis | Genesis): Genesis {
   const problems: string[] = [];
   const { timing, limits, fees } = input;
   if (!input.clusterName) problems.push("clusterName is empty");
@@ -100,6 +100,9 @@ export function validateGenesis(input: pb.Genesis): Genesis {
     ];
     for (const field of positive)
       if (!(Number(timing[field]) > 0)) problems.push(`timing.${field} must be > 0`);
+    // A tick's last hash is always a plain hash, so a leader records mixins only with hashesPerTick ≥ 2.
+    if (timing.hashesPerTick === 1)
+      problems.push("timing.hashesPerTick must be ≥ 2: with 1 a leader can record nothing between ticks");
     if (timing.ticksPerSlot % 2 !== 0)
       problems.push("timing.ticksPerSlot must be even: a UserBlockSlot is half a slot");
     if (timing.graceTicks >= timing.ticksPerSlot / 2) {

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ExecutionStatus, executionStatusFromJSON, executionStatusToJSON } from "../../tx/v1/tx.js";
+import { UserBlockHeader } from "../../userblock/v1/userblock.js";
 
 export const protobufPackage = "simd23.control.v1";
 
@@ -110,6 +111,23 @@ export interface Halt {
   evidence: MismatchEvidence[];
   reason: string;
   haltedAtMs: bigint;
+}
+
+/** A UserBlock header with the proposer's signature over its block hash. */
+export interface SignedUserBlockHeader {
+  header: UserBlockHeader | undefined;
+  signature: Uint8Array;
+}
+
+/**
+ * Two different UserBlocks one proposer signed for one UserBlockSlot. The
+ * leader records neither and publishes this instead; anyone can check it.
+ */
+export interface EquivocationEvidence {
+  proposer: Uint8Array;
+  userBlockSlot: number;
+  first: SignedUserBlockHeader | undefined;
+  second: SignedUserBlockHeader | undefined;
 }
 
 function createBaseTransactionResult(): TransactionResult {
@@ -925,6 +943,218 @@ export const Halt: MessageFns<Halt> = {
     message.haltedAtMs = (object.haltedAtMs !== undefined && object.haltedAtMs !== null)
       ? BigInt(object.haltedAtMs)
       : 0n;
+    return message;
+  },
+};
+
+function createBaseSignedUserBlockHeader(): SignedUserBlockHeader {
+  return { header: undefined, signature: new Uint8Array(0) };
+}
+
+export const SignedUserBlockHeader: MessageFns<SignedUserBlockHeader> = {
+  encode(message: SignedUserBlockHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      UserBlockHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(18).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignedUserBlockHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignedUserBlockHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = UserBlockHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignedUserBlockHeader {
+    return {
+      header: isSet(object.header) ? UserBlockHeader.fromJSON(object.header) : undefined,
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SignedUserBlockHeader): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = UserBlockHeader.toJSON(message.header);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignedUserBlockHeader>): SignedUserBlockHeader {
+    return SignedUserBlockHeader.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignedUserBlockHeader>): SignedUserBlockHeader {
+    const message = createBaseSignedUserBlockHeader();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? UserBlockHeader.fromPartial(object.header)
+      : undefined;
+    message.signature = object.signature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseEquivocationEvidence(): EquivocationEvidence {
+  return { proposer: new Uint8Array(0), userBlockSlot: 0, first: undefined, second: undefined };
+}
+
+export const EquivocationEvidence: MessageFns<EquivocationEvidence> = {
+  encode(message: EquivocationEvidence, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.proposer.length !== 0) {
+      writer.uint32(10).bytes(message.proposer);
+    }
+    if (message.userBlockSlot !== 0) {
+      writer.uint32(16).uint32(message.userBlockSlot);
+    }
+    if (message.first !== undefined) {
+      SignedUserBlockHeader.encode(message.first, writer.uint32(26).fork()).join();
+    }
+    if (message.second !== undefined) {
+      SignedUserBlockHeader.encode(message.second, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EquivocationEvidence {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEquivocationEvidence();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.proposer = reader.bytes();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.userBlockSlot = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.first = SignedUserBlockHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.second = SignedUserBlockHeader.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EquivocationEvidence {
+    return {
+      proposer: isSet(object.proposer) ? bytesFromBase64(object.proposer) : new Uint8Array(0),
+      userBlockSlot: isSet(object.userBlockSlot)
+        ? globalThis.Number(object.userBlockSlot)
+        : isSet(object.user_block_slot)
+        ? globalThis.Number(object.user_block_slot)
+        : 0,
+      first: isSet(object.first) ? SignedUserBlockHeader.fromJSON(object.first) : undefined,
+      second: isSet(object.second) ? SignedUserBlockHeader.fromJSON(object.second) : undefined,
+    };
+  },
+
+  toJSON(message: EquivocationEvidence): unknown {
+    const obj: any = {};
+    if (message.proposer.length !== 0) {
+      obj.proposer = base64FromBytes(message.proposer);
+    }
+    if (message.userBlockSlot !== 0) {
+      obj.userBlockSlot = Math.round(message.userBlockSlot);
+    }
+    if (message.first !== undefined) {
+      obj.first = SignedUserBlockHeader.toJSON(message.first);
+    }
+    if (message.second !== undefined) {
+      obj.second = SignedUserBlockHeader.toJSON(message.second);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EquivocationEvidence>): EquivocationEvidence {
+    return EquivocationEvidence.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EquivocationEvidence>): EquivocationEvidence {
+    const message = createBaseEquivocationEvidence();
+    message.proposer = object.proposer ?? new Uint8Array(0);
+    message.userBlockSlot = object.userBlockSlot ?? 0;
+    message.first = (object.first !== undefined && object.first !== null)
+      ? SignedUserBlockHeader.fromPartial(object.first)
+      : undefined;
+    message.second = (object.second !== undefined && object.second !== null)
+      ? SignedUserBlockHeader.fromPartial(object.second)
+      : undefined;
     return message;
   },
 };

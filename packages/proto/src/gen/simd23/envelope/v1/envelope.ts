@@ -25,6 +25,7 @@ export enum Kind {
   KIND_MEMBERSHIP_REQUEST = 6,
   KIND_HALT = 7,
   KIND_MISMATCH_REPORT = 8,
+  KIND_EQUIVOCATION_EVIDENCE = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -57,6 +58,9 @@ export function kindFromJSON(object: any): Kind {
     case 8:
     case "KIND_MISMATCH_REPORT":
       return Kind.KIND_MISMATCH_REPORT;
+    case 9:
+    case "KIND_EQUIVOCATION_EVIDENCE":
+      return Kind.KIND_EQUIVOCATION_EVIDENCE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -84,6 +88,8 @@ export function kindToJSON(object: Kind): string {
       return "KIND_HALT";
     case Kind.KIND_MISMATCH_REPORT:
       return "KIND_MISMATCH_REPORT";
+    case Kind.KIND_EQUIVOCATION_EVIDENCE:
+      return "KIND_EQUIVOCATION_EVIDENCE";
     case Kind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -61,7 +61,8 @@ export interface VoteEntry {
 
 /**
  * A UserBlockEntry: the hash of one well-formed UserBlock of the previous
- * UserBlockSlot. The mixin is block_hash.
+ * UserBlockSlot. The mixin is sha256("simd23/ledger/userblock-entry/v1" ||
+ * block_hash || proposer || u32le(user_block_slot)), so every field is in the PoH.
  */
 export interface UserBlockEntry {
   blockHash: Uint8Array;
@@ -81,8 +82,8 @@ export interface MembershipRequest {
 }
 
 /**
- * The leader records the signed request; mixin = sha256 of the request's
- * envelope body. It takes effect a fixed number of slots later.
+ * The leader records the signed request; the mixin covers the request and its
+ * signature (docs/protocol.md). It takes effect a fixed number of slots later.
  */
 export interface MembershipEntry {
   request: Uint8Array;

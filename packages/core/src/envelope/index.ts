@@ -1,0 +1,18 @@
+export {
+  ENVELOPE_DOMAIN,
+  ENVELOPE_KINDS,
+  EnvelopeError,
+  type EnvelopeErrorCode,
+  EnvelopeKind,
+  envelopeSigningInput,
+  isEnvelopeKind,
+  mayProduce,
+  type OpenEnvelopeResult,
+  type OpenedEnvelope,
+  openEnvelope,
+  type ProducerRole,
+  producerRoleOf,
+  type SignedEnvelope,
+  sealEnvelope,
+  signEnvelope,
+} from "./envelope.js";

@@ -1,0 +1,49 @@
+export {
+  type OpenedBankHashReport,
+  type OpenedMismatchReport,
+  type OpenedVote,
+  openBankHashReportMessage,
+  openMismatchReportMessage,
+  openVoteMessage,
+  type RefusedMessage,
+} from "./consensus-messages.js";
+export { HaltWatch, type HaltWatchOptions } from "./halt-watch.js";
+export {
+  faucetKeypair,
+  IdentityError,
+  leaderKeypair,
+  loadGenesis,
+  proposerKeypair,
+  validatorKeypair,
+  verifierKeypair,
+} from "./identity.js";
+export {
+  type ArrivingEntry,
+  type DeadSlot,
+  type FollowedSlot,
+  LedgerFollower,
+  type LedgerFollowerOptions,
+} from "./ledger-follower.js";
+export { ProposerDirectory, type ProposerEntry } from "./proposer-directory.js";
+export { SignedPublisher } from "./publisher.js";
+export {
+  type ExecutedSlot,
+  proposerIdentitiesHex,
+  type RepairEvent,
+  ReplayPipeline,
+  type ReplayPipelineOptions,
+  type TrackedSlot,
+  type UserBlockArrival,
+} from "./replay-pipeline.js";
+export { preverifySignatures } from "./signature-check.js";
+export { SnapshotStore, type StoredSnapshot } from "./snapshot-store.js";
+export { type ProgressLevelName, StatusIndex, type StatusIndexOptions, toStatus } from "./status-index.js";
+export { subjects } from "./subjects.js";
+export { startRepairServer, TestLedger } from "./test-ledger.js";
+export {
+  type UserBlockFetch,
+  type UserBlockRef,
+  UserBlockSource,
+  type UserBlockSourceKind,
+  type UserBlockSourceOptions,
+} from "./user-blocks.js";

@@ -1,0 +1,140 @@
+import { credentials, Metadata } from "@grpc/grpc-js";
+import type { Bus } from "@simd23/bus";
+import {
+  bytesEqual,
+  checkUserBlock,
+  EnvelopeKind,
+  type Genesis,
+  openEnvelope,
+  toHex,
+  type UserBlockRefusalReason,
+  type WellFormedUserBlock,
+} from "@simd23/core";
+import { proposer, userblock } from "@simd23/proto";
+import type { ProposerDirectory } from "./proposer-directory.js";
+import { subjects } from "./subjects.js";
+
+/** What a UserBlockEntry names. */
+export interface UserBlockRef {
+  readonly userBlockSlot: number;
+  readonly proposer: Uint8Array;
+  readonly blockHash: Uint8Array;
+}
+
+export type UserBlockSourceKind = "cache" | "stream" | "proposer";
+
+export type UserBlockFetch =
+  | { readonly ok: true; readonly block: WellFormedUserBlock; readonly source: UserBlockSourceKind }
+  | { readonly ok: false; readonly reason: "MISSING" | UserBlockRefusalReason; readonly detail: string };
+
+export interface UserBlockSourceOptions {
+  readonly bus: Bus;
+  readonly genesis: Genesis;
+  readonly directory: ProposerDirectory;
+  /** Blocks kept in memory for fetches (a block may be up to maxUserBlockBytes); the oldest go first. */
+  readonly cacheLimit?: number;
+  /** Fault injection: the stream's copies of these proposers' blocks are ignored, as if lost on the way. */
+  readonly ignoreStreamFrom?: ReadonlySet<string>;
+  readonly repairTimeoutMs?: number;
+}
+
+/**
+ * Finds the UserBlock a UserBlockEntry names: from memory, from the USERBLOCKS
+ * stream by its hash subject, or — repair — from the proposer that built it over
+ * gRPC. Every copy is checked before use: envelope, hash, well-formedness on the
+ * chain's active proposer set.
+ */
+export class UserBlockSource {
+  private readonly cache = new Map<string, WellFormedUserBlock>();
+  private readonly cacheLimit: number;
+
+  constructor(private readonly options: UserBlockSourceOptions) {
+    this.cacheLimit = options.cacheLimit ?? 256;
+  }
+
+  /** Keeps a block that arrived some other way (a live USERBLOCKS consumer). */
+  remember(block: WellFormedUserBlock): void {
+    const key = toHex(block.blockHash);
+    if (this.cache.has(key)) return;
+    this.cache.set(key, block);
+    if (this.cache.size > this.cacheLimit) this.cache.delete(this.cache.keys().next().value!);
+  }
+
+  cached(blockHash: Uint8Array): WellFormedUserBlock | undefined {
+    return this.cache.get(toHex(blockHash));
+  }
+
+  /** Opens a USERBLOCKS message: the envelope's signer must be the block's proposer. */
+  openStreamCopy(
+    data: Uint8Array,
+    activeProposers: readonly Uint8Array[],
+    expected: Partial<UserBlockRef> = {},
+  ): UserBlockFetch {
+    const opened = openEnvelope(this.options.genesis, data, EnvelopeKind.KIND_USER_BLOCK);
+    if (!opened.ok) return { ok: false, reason: "MALFORMED", detail: opened.error.message };
+    const check = checkUserBlock(this.options.genesis, opened.envelope.body, activeProposers, {
+      ...(expected.userBlockSlot === undefined ? {} : { userBlockSlot: expected.userBlockSlot }),
+      ...(expected.blockHash === undefined ? {} : { blockHash: expected.blockHash }),
+    });
+    if (!check.ok) return check;
+    if (!bytesEqual(check.block.proposer, opened.envelope.signer)) {
+      return {
+        ok: false,
+        reason: "BAD_SIGNATURE",
+        detail: "the envelope is not signed by the block's proposer",
+      };
+    }
+    return { ok: true, block: check.block, source: "stream" };
+  }
+
+  async fetch(ref: UserBlockRef, activeProposers: readonly Uint8Array[]): Promise<UserBlockFetch> {
+    const cached = this.cached(ref.blockHash);
+    if (cached) return { ok: true, block: cached, source: "cache" };
+    if (!this.options.ignoreStreamFrom?.has(toHex(ref.proposer))) {
+      const stored = await this.options.bus.getLast(
+        "USERBLOCKS",
+        subjects.userBlock(ref.userBlockSlot, ref.proposer, ref.blockHash),
+      );
+      if (stored) {
+        const fetched = this.openStreamCopy(stored.data, activeProposers, ref);
+        if (fetched.ok) {
+          this.remember(fetched.block);
+          return fetched;
+        }
+      }
+    }
+    return this.repair(ref, activeProposers);
+  }
+
+  /** Asks the proposer that built the block for it (GetUserBlock). */
+  async repair(ref: UserBlockRef, activeProposers: readonly Uint8Array[]): Promise<UserBlockFetch> {
+    const address = await this.options.directory.addressOf(ref.proposer);
+    if (address === undefined)
+      return { ok: false, reason: "MISSING", detail: "its proposer is not in the directory" };
+    const client = new proposer.ProposerServiceClient(address, credentials.createInsecure());
+    try {
+      const response = await new Promise<proposer.GetUserBlockResponse>((resolve, reject) =>
+        client.getUserBlock(
+          { blockHash: ref.blockHash },
+          new Metadata(),
+          { deadline: new Date(Date.now() + (this.options.repairTimeoutMs ?? 2_000)) },
+          (error, value) => (error ? reject(error) : resolve(value)),
+        ),
+      );
+      if (!response.userBlock) return { ok: false, reason: "MISSING", detail: `${address} does not have it` };
+      const bytes = userblock.UserBlock.encode(response.userBlock).finish();
+      const check = checkUserBlock(this.options.genesis, bytes, activeProposers, ref);
+      if (!check.ok) return check;
+      this.remember(check.block);
+      return { ok: true, block: check.block, source: "proposer" };
+    } catch (error) {
+      return {
+        ok: false,
+        reason: "MISSING",
+        detail: `repair from ${address} failed: ${(error as Error).message}`,
+      };
+    } finally {
+      client.close();
+    }
+  }
+}

@@ -1,0 +1,7 @@
+export { BankHashVerifierClient } from "./client.js";
+export {
+  startBankHashVerifier,
+  type VerifierDeps,
+  type VerifierRole,
+  type VerifierSettings,
+} from "./verifier.js";

@@ -1,0 +1,98 @@
+import type { DeliveredMessage } from "@simd23/bus";
+import { describe, expect, it } from "vitest";
+import { pendingItem } from "../testing/items.js";
+import { IntakeBook } from "./intake-book.js";
+
+function delivery(): DeliveredMessage & { acked: number } {
+  const message = {
+    stream: "INTAKE" as const,
+    subject: "intake.0",
+    data: new Uint8Array(),
+    headers: {},
+    seq: 1,
+    time: new Date(),
+    deliveryCount: 1,
+    acked: 0,
+    ack() {
+      message.acked += 1;
+    },
+    nak() {},
+    term() {},
+  };
+  return message;
+}
+
+describe("IntakeBook", () => {
+  it("hands out waiting items by exact fee rate, highest first, then by arrival", () => {
+    const book = new IntakeBook(100, 60_000);
+    // 2^53 + 1 and 2^53 micro-lamports per CU are the same double: only exact arithmetic orders them.
+    const high = pendingItem({ price: 2n ** 53n + 1n, units: 1, arrivalSeq: 3 });
+    const low = pendingItem({ price: 2n ** 53n, units: 1, arrivalSeq: 1 });
+    const cheapEarly = pendingItem({ price: 5n, arrivalSeq: 2 });
+    const cheapLate = pendingItem({ price: 5n, arrivalSeq: 4 });
+    for (const item of [cheapLate, low, cheapEarly, high]) book.takeOver(item);
+    expect([book.popBest(), book.popBest(), book.popBest(), book.popBest()]).toEqual([
+      high,
+      low,
+      cheapEarly,
+      cheapLate,
+    ]);
+    expect(book.popBest()).toBeUndefined();
+  });
+
+  it("counts storing and waiting items against its limit, and frees a place when a store fails", () => {
+    const book = new IntakeBook(2, 60_000);
+    const [a, b, c] = [pendingItem(), pendingItem(), pendingItem()];
+    book.reserve(a);
+    book.reserve(b);
+    expect(book.full).toBe(true);
+    expect(book.popBest()).toBeUndefined();
+    book.stored(a);
+    book.unreserve(b);
+    expect(book.depth).toBe(1);
+    expect(book.knows(b.key)).toBe(false);
+    book.reserve(c);
+    expect(book.full).toBe(true);
+    expect(() => book.reserve(a)).toThrow(/already known/);
+    expect(book.popBest()).toBe(a);
+    // Proposed items are pending but no longer wait: they do not count against the limit.
+    book.markProposed([a]);
+    expect(book.depth).toBe(1);
+    expect(book.size).toBe(2);
+  });
+
+  it("matches INTAKE deliveries: held while pending, settled once finished, unknown otherwise", () => {
+    const book = new IntakeBook(10, 60_000);
+    const item = pendingItem();
+    book.takeOver(item);
+    const first = delivery();
+    const second = delivery();
+    expect(book.attach(item.key, first)).toBe("held");
+    // A redelivery after the ack wait replaces the handle.
+    expect(book.attach(item.key, second)).toBe("held");
+    expect(book.finish(item, 1_000)).toBe(second);
+    expect(book.attach(item.key, delivery())).toBe("settled");
+    expect(book.knows(item.key)).toBe(true);
+    expect(book.attach(pendingItem().key, delivery())).toBe("unknown");
+    book.prune(1_000 + 60_001);
+    expect(book.knows(item.key)).toBe(false);
+  });
+
+  it("puts items back after a block that was not recorded, and forgets a pool's items without finishing them", () => {
+    const book = new IntakeBook(10, 60_000);
+    const mine = pendingItem({ price: 2n, poolIndex: 0 });
+    const adopted = pendingItem({ price: 1n, poolIndex: 3 });
+    book.takeOver(mine);
+    book.takeOver(adopted);
+    const proposed = [book.popBest()!, book.popBest()!];
+    book.markProposed(proposed);
+    expect(book.depth).toBe(0);
+    book.putBack(proposed);
+    expect(book.depth).toBe(2);
+    expect(book.countPool(3)).toBe(1);
+    expect(book.forgetPool(3)).toEqual([adopted]);
+    expect(book.knows(adopted.key)).toBe(false);
+    expect(book.popBest()).toBe(mine);
+    expect(book.popBest()).toBeUndefined();
+  });
+});

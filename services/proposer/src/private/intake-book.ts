@@ -1,0 +1,214 @@
+import type { SpanContext } from "@opentelemetry/api";
+import type { DeliveredMessage } from "@simd23/bus";
+import { compareFeeRates, type FeeRate } from "@simd23/core";
+import type { tx } from "@simd23/proto";
+import { PriorityQueue } from "./priority-queue.js";
+
+/**
+ * Where an accepted transaction is: `storing` while its INTAKE publish is in
+ * flight (it counts against the queue but cannot be proposed yet), `waiting`
+ * for a UserBlock, `proposed` in a published UserBlock whose recording is not
+ * decided yet.
+ */
+export type PendingState = "storing" | "waiting" | "proposed";
+
+/** One accepted transaction or bundle, from intake until it is recorded or dropped. */
+export interface PendingItem {
+  /** The base58 id (first signature of its first transaction). */
+  readonly key: string;
+  readonly id: Uint8Array;
+  readonly item: tx.TransactionItem;
+  /** The encoded TransactionItem: what INTAKE stores and what the UserBlock carries. */
+  readonly body: Uint8Array;
+  readonly kind: "transaction" | "bundle";
+  /** The id of every transaction it holds (a bundle's, in order). */
+  readonly signatures: readonly Uint8Array[];
+  readonly feePayer: Uint8Array;
+  readonly feeRate: FeeRate;
+  /** Σ compute-unit limits: what it counts against a UserBlock's budget. */
+  readonly computeUnits: number;
+  /** The slot of its oldest recent blockhash: it expires with that one. */
+  readonly blockhashSlot: number;
+  readonly arrivalMs: number;
+  /** Breaks ties between equal fee rates: earlier arrivals first. */
+  readonly arrivalSeq: number;
+  /** The pool index whose INTAKE subject stores it (this replica's own, or one it adopted). */
+  readonly poolIndex: number;
+  /** Its intake span, linked from the span of the UserBlock that carries it. */
+  readonly trace: SpanContext | undefined;
+  state: PendingState;
+  /** The INTAKE delivery to acknowledge once it is recorded or dropped. */
+  message: DeliveredMessage | undefined;
+}
+
+/** Higher fee rate first (exact rationals), then earlier arrival. */
+export function compareForBlock(a: PendingItem, b: PendingItem): number {
+  return compareFeeRates(b.feeRate, a.feeRate) || a.arrivalSeq - b.arrivalSeq;
+}
+
+/** What to do with an INTAKE delivery. */
+export type DeliveryDisposition =
+  /** It is pending here: its handle is kept to acknowledge it later. */
+  | "held"
+  /** It was already recorded, dropped or handed off: acknowledge it now. */
+  | "settled"
+  /** Not known here: a crashed holder's, to check and take on. */
+  | "unknown";
+
+/**
+ * Every transaction this replica acknowledged and has not finished with, in a
+ * priority queue by fee rate for the next UserBlock, with the INTAKE deliveries
+ * to acknowledge when each is done. Ids finished recently are remembered so a
+ * resubmission is a duplicate and a late redelivery is acknowledged at once.
+ */
+export class IntakeBook {
+  private readonly pending = new Map<string, PendingItem>();
+  private readonly queue = new PriorityQueue<PendingItem>(compareForBlock);
+  private readonly finished = new Map<string, number>();
+  private storing = 0;
+  private sequence = 0;
+
+  constructor(
+    /** Waiting (and storing) transactions allowed before intake refuses with QUEUE_FULL. */
+    readonly limit: number,
+    /** How long a finished id is remembered. */
+    private readonly finishedRetentionMs: number,
+  ) {}
+
+  /** Transactions waiting for a UserBlock (and those being stored, which will). */
+  get depth(): number {
+    return this.queue.size + this.storing;
+  }
+
+  /** Everything acknowledged and not finished: waiting, storing and proposed. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  get full(): boolean {
+    return this.depth >= this.limit;
+  }
+
+  nextArrivalSeq(): number {
+    return ++this.sequence;
+  }
+
+  /** Pending here, or finished recently. */
+  knows(key: string): boolean {
+    return this.pending.has(key) || this.finished.has(key);
+  }
+
+  get(key: string): PendingItem | undefined {
+    return this.pending.get(key);
+  }
+
+  /** Intake: the item is being stored; it holds a place in the queue. */
+  reserve(item: PendingItem): void {
+    if (this.knows(item.key)) throw new Error(`transaction ${item.key} is already known`);
+    item.state = "storing";
+    this.pending.set(item.key, item);
+    this.storing += 1;
+  }
+
+  /** Its INTAKE publish was acknowledged: it waits for a UserBlock. */
+  stored(item: PendingItem): void {
+    if (this.pending.get(item.key) !== item || item.state !== "storing") return;
+    this.storing -= 1;
+    item.state = "waiting";
+    this.queue.push(item);
+  }
+
+  /** Its INTAKE publish failed: it was never acknowledged, so it is forgotten. */
+  unreserve(item: PendingItem): void {
+    if (this.pending.get(item.key) !== item || item.state !== "storing") return;
+    this.storing -= 1;
+    this.pending.delete(item.key);
+  }
+
+  /** A stored transaction this replica did not accept itself (redelivered or adopted): it waits for a UserBlock. */
+  takeOver(item: PendingItem): void {
+    if (this.knows(item.key)) throw new Error(`transaction ${item.key} is already known`);
+    item.state = "waiting";
+    this.pending.set(item.key, item);
+    this.queue.push(item);
+  }
+
+  /** Matches an INTAKE delivery with what is pending here. */
+  attach(key: string, message: DeliveredMessage): DeliveryDisposition {
+    const item = this.pending.get(key);
+    if (item !== undefined) {
+      item.message = message;
+      return "held";
+    }
+    return this.finished.has(key) ? "settled" : "unknown";
+  }
+
+  /** The waiting item with the highest fee rate, removed from the queue (it must be proposed or put back). */
+  popBest(): PendingItem | undefined {
+    return this.queue.pop();
+  }
+
+  /** Puts items taken with popBest back, or items of a UserBlock that was not recorded. */
+  putBack(items: Iterable<PendingItem>): void {
+    for (const item of items) {
+      if (this.pending.get(item.key) !== item) continue;
+      item.state = "waiting";
+      this.queue.push(item);
+    }
+  }
+
+  markProposed(items: Iterable<PendingItem>): void {
+    for (const item of items) item.state = "proposed";
+  }
+
+  /**
+   * Done with it (recorded, dropped or handed off): forgotten, remembered as
+   * finished, and its delivery returned to be acknowledged (undefined when it
+   * has not been delivered yet; a later delivery is then `settled`).
+   */
+  finish(item: PendingItem, nowMs: number): DeliveredMessage | undefined {
+    if (this.pending.get(item.key) !== item) return undefined;
+    if (item.state === "storing") this.storing -= 1;
+    this.pending.delete(item.key);
+    this.finished.set(item.key, nowMs);
+    return item.message;
+  }
+
+  /** Removes waiting items matching the predicate from the queue (they stay pending until finished). */
+  takeWaiting(predicate: (item: PendingItem) => boolean): PendingItem[] {
+    return this.queue.removeWhere(predicate);
+  }
+
+  /** Forgets every item stored under a pool index this replica no longer holds, without finishing them. */
+  forgetPool(poolIndex: number): PendingItem[] {
+    const forgotten: PendingItem[] = [];
+    for (const item of this.pending.values()) {
+      if (item.poolIndex !== poolIndex) continue;
+      if (item.state === "storing") this.storing -= 1;
+      this.pending.delete(item.key);
+      forgotten.push(item);
+    }
+    this.queue.removeWhere((item) => item.poolIndex === poolIndex);
+    return forgotten;
+  }
+
+  /** Pending items, any state. */
+  items(): IterableIterator<PendingItem> {
+    return this.pending.values();
+  }
+
+  countPool(poolIndex: number): number {
+    let count = 0;
+    for (const item of this.pending.values()) if (item.poolIndex === poolIndex) count += 1;
+    return count;
+  }
+
+  /** Forgets finished ids older than the retention. */
+  prune(nowMs: number): void {
+    const floor = nowMs - this.finishedRetentionMs;
+    for (const [key, at] of this.finished) {
+      if (at >= floor) break;
+      this.finished.delete(key);
+    }
+  }
+}
