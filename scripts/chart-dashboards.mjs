@@ -490,8 +490,8 @@ const dashboards = [
         { unit: "reqps" },
       ),
       series(
-        "Verifier progress and verdicts",
-        "Newest slot the verifier executed and tallied; verdicts published per second by level.",
+        "Verifier progress",
+        "Newest slot the BankHash verifier executed itself, and newest slot with a complete tally.",
         [
           query(`max(simd23_bank_hash_verifier_executed_slot{${S}})`, "executed slot"),
           query(`max(simd23_bank_hash_verifier_verified_slot{${S}})`, "verified slot"),

@@ -17,7 +17,9 @@ export {
   type ExecuteOptions,
   encodeBankSnapshot,
   executeSlot,
+  executeSyncSlot,
   GENESIS_PARENT_BANK_HASH,
+  type ItemExecution,
   LATTICE_BYTES,
   LATTICE_LANES,
   type LatticeImplementation,
@@ -29,6 +31,8 @@ export {
   type SlotExecution,
   type SlotExecutionInput,
   SnapshotError,
+  type SyncSlotExecution,
+  type SyncSlotInput,
   type UserBlockForExecution,
   withLatticeKernel,
 } from "./bank/index.js";

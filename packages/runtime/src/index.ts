@@ -24,9 +24,11 @@ export {
   LedgerFollower,
   type LedgerFollowerOptions,
 } from "./ledger-follower.js";
+export { PriorityQueue } from "./priority-queue.js";
 export { ProposerDirectory, type ProposerEntry } from "./proposer-directory.js";
 export { SignedPublisher } from "./publisher.js";
 export {
+  type BankHashMismatch,
   type ExecutedSlot,
   proposerIdentitiesHex,
   type RepairEvent,
@@ -35,10 +37,15 @@ export {
   type TrackedSlot,
   type UserBlockArrival,
 } from "./replay-pipeline.js";
-export { preverifySignatures } from "./signature-check.js";
+export {
+  preverifyItemSignatures,
+  preverifySignatures,
+  verifyTransactionOffLoop,
+} from "./signature-check.js";
 export { SnapshotStore, type StoredSnapshot } from "./snapshot-store.js";
 export { type ProgressLevelName, StatusIndex, type StatusIndexOptions, toStatus } from "./status-index.js";
 export { subjects } from "./subjects.js";
+export { type SyncSlotOptions, SyncTestLedger } from "./sync-test-ledger.js";
 export { startRepairServer, TestLedger } from "./test-ledger.js";
 export {
   type UserBlockFetch,

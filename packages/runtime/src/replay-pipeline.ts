@@ -5,17 +5,21 @@ import {
   type Bank,
   BankError,
   BankForks,
+  bytesEqual,
+  decodeTransactionItem,
+  ExecutionMode,
   fromHex,
   type LedgerContext,
   type SlotRecord,
   toHex,
   type UserBlockForExecution,
+  type ValidItem,
   type WellFormedUserBlock,
 } from "@simd23/core";
 import type { control } from "@simd23/proto";
 import { type DeadSlot, type FollowedSlot, LedgerFollower } from "./ledger-follower.js";
 import type { ProposerDirectory } from "./proposer-directory.js";
-import { preverifySignatures } from "./signature-check.js";
+import { preverifyItemSignatures, preverifySignatures } from "./signature-check.js";
 import { subjects } from "./subjects.js";
 import { type UserBlockRef, UserBlockSource } from "./user-blocks.js";
 
@@ -66,11 +70,21 @@ export interface ExecutedSlot {
   /** One per transaction, in execution order. */
   readonly results: readonly control.TransactionResult[];
   readonly userBlockSlots: readonly number[];
+  /** Sync mode: the BankHash the leader recorded in SlotEnd (the slot is votable only when it equals bankHash); null in async mode. */
+  readonly leaderBankHash: Uint8Array | null;
   /** Wall time from the start of its execution to its BankHash, signature checks included. */
   readonly executionSeconds: number;
   /** The longest the event loop was held in one step of it. */
   readonly longestStepSeconds: number;
   readonly sequence: number;
+}
+
+/** Sync mode: a slot this node executed to another BankHash than the leader's SlotEnd.bankHash. */
+export interface BankHashMismatch {
+  readonly slot: number;
+  readonly parentSlot: number;
+  readonly bankHash: Uint8Array;
+  readonly leaderBankHash: Uint8Array;
 }
 
 export interface RepairEvent {
@@ -89,6 +103,8 @@ interface SlotState {
   readonly missing: Set<string>;
   executed: boolean;
   executing: boolean;
+  /** Sync mode: whether the executed BankHash equals the leader's; undefined until executed. */
+  matched: boolean | undefined;
 }
 
 interface ExecutedSummary {
@@ -113,6 +129,12 @@ const SOURCE_CACHE_BLOCKS = 256;
  * asynchronously: signatures are verified on the thread pool and the event
  * loop gets a turn between UserBlockSlots, so whoever votes on `onReady` is
  * never held up by execution.
+ *
+ * In sync mode (the genesis's execution mode) there are no UserBlocks: a slot
+ * is executed from its TransactionEntries, in ledger order, and is ready — may
+ * be voted on — only once executed and only if its BankHash equals the
+ * leader's SlotEnd.bankHash; otherwise `onBankHashMismatch` reports it and it
+ * never becomes ready.
  */
 export class ReplayPipeline {
   readonly follower: LedgerFollower;
@@ -132,6 +154,8 @@ export class ReplayPipeline {
   private readonly repairListeners: Listener<RepairEvent>[] = [];
   private readonly missingListeners: Listener<number>[] = [];
   private readonly deadListeners: Listener<DeadSlot>[] = [];
+  private readonly mismatchListeners: Listener<BankHashMismatch>[] = [];
+  private readonly sync: boolean;
   private liveBlocks: Replay | undefined;
   private liveBlocksRunning: Promise<void> | undefined;
   private executionRunning: Promise<void> | undefined;
@@ -143,6 +167,7 @@ export class ReplayPipeline {
   private readonly slotSequence = new Map<number, number>();
 
   constructor(private readonly options: ReplayPipelineOptions) {
+    this.sync = options.context.genesis.mode === ExecutionMode.EXECUTION_MODE_SYNC;
     this.forks = new BankForks(options.rootBank);
     this.targetRoot = options.rootBank.slot;
     this.newestExecuted = options.rootBank.slot;
@@ -206,6 +231,11 @@ export class ReplayPipeline {
     this.deadListeners.push(listener);
   }
 
+  /** Sync mode: an executed slot whose BankHash differs from its leader's (it is dead here: never ready). */
+  onBankHashMismatch(listener: Listener<BankHashMismatch>): void {
+    this.mismatchListeners.push(listener);
+  }
+
   onCaughtUp(listener: () => void): void {
     this.follower.onCaughtUp(listener);
   }
@@ -241,9 +271,26 @@ export class ReplayPipeline {
     return this.slots.has(slot);
   }
 
+  /** Async mode: every UserBlock of the slot is here. Sync mode: the slot is executed to its leader's BankHash. */
   isReady(slot: number): boolean {
     const state = this.slots.get(slot);
-    return state !== undefined && state.outstanding === 0;
+    if (state === undefined) return false;
+    return this.sync ? state.matched === true : state.outstanding === 0;
+  }
+
+  /**
+   * Sync mode, the leader: the frozen bank of a slot this node produced (and
+   * so executed) itself, on a parent bank of these forks. It joins the forks
+   * at once, so the leader's next slot builds on it; when the ledger brings
+   * the slot it is not executed again.
+   */
+  adoptBank(bank: Bank): void {
+    if (this.forks.get(bank.slot) !== undefined) return;
+    this.forks.insert(bank);
+    this.executedSlots.set(bank.slot, { parentSlot: bank.parentSlot ?? bank.slot, bankHash: bank.bankHash });
+    this.newestExecuted = Math.max(this.newestExecuted, bank.slot);
+    const state = this.slots.get(bank.slot);
+    if (state !== undefined && !state.executed) this.settleSync(state, bank.bankHash);
   }
 
   record(slot: number): SlotRecord | undefined {
@@ -271,6 +318,11 @@ export class ReplayPipeline {
 
   /** Follows the live USERBLOCKS stream and the LEDGER from its start; resolves once the ledger's history is replayed. */
   async start(): Promise<void> {
+    if (this.sync) {
+      this.executionRunning = this.executeLoop().catch((error: Error) => this.options.onError?.(error));
+      await this.follower.start();
+      return;
+    }
     const live = this.options.bus.replay({
       stream: "USERBLOCKS",
       filterSubjects: [subjects.allUserBlocks],
@@ -384,11 +436,18 @@ export class ReplayPipeline {
       missing: new Set(),
       executed: false,
       executing: false,
+      matched: undefined,
     };
     this.slots.set(record.slot, state);
     this.slotSequence.set(record.slot, sequence);
     const tracked: TrackedSlot = { record, sequence };
     for (const listener of this.slotListeners) listener(tracked);
+    if (this.sync) {
+      const adopted = this.forks.get(record.slot);
+      if (adopted?.isFrozen) this.settleSync(state, adopted.bankHash);
+      else this.wake?.();
+      return;
+    }
     if (state.outstanding === 0) this.becameReady(state);
     record.userBlockSlots.forEach((u, i) => {
       u.entries.forEach((entry, j) => {
@@ -527,6 +586,7 @@ export class ReplayPipeline {
   }
 
   private async execute(state: SlotState): Promise<void> {
+    if (this.sync) return this.executeSync(state);
     const { record } = state;
     const startedAt = performance.now();
     const signatureCheck = await preverifySignatures(state.blocks.flat().filter((b) => b !== undefined));
@@ -570,6 +630,7 @@ export class ReplayPipeline {
       bankHash,
       results,
       userBlockSlots: record.userBlockSlots.map((u) => u.userBlockSlot),
+      leaderBankHash: null,
       executionSeconds: (performance.now() - startedAt) / 1_000,
       longestStepSeconds: longestStep / 1_000,
       sequence: state.sequence,
@@ -577,6 +638,88 @@ export class ReplayPipeline {
     for (const listener of this.executedListeners) listener(executed);
     this.rootBanksIfExecuted();
     await yieldToEventLoop();
+  }
+
+  /**
+   * Sync mode: a slot's TransactionEntries, in ledger order, on its parent's
+   * bank — signatures verified on the thread pool first, the event loop free
+   * between entries — then its BankHash against the leader's.
+   */
+  private async executeSync(state: SlotState): Promise<void> {
+    const { record } = state;
+    const startedAt = performance.now();
+    const limits = this.options.context.genesis.limits;
+    const valid: ValidItem[] = [];
+    for (const entry of record.transactionEntries) {
+      for (const item of entry.items) {
+        const decoded = decodeTransactionItem(item, limits, { verifySignatures: false });
+        if (decoded.ok) valid.push(decoded.value);
+      }
+    }
+    const signatureCheck = await preverifyItemSignatures(valid);
+    const parent = this.forks.get(record.parentSlot);
+    if (this.stopped || this.slots.get(record.slot) !== state || parent === undefined || parent.isDropped)
+      return;
+    if (this.forks.get(record.slot) !== undefined) return;
+    let longestStep = 0;
+    let stepStartedAt = performance.now();
+    const bank = parent.newChild(record.slot);
+    const results: control.TransactionResult[] = [];
+    for (const entry of record.transactionEntries) {
+      for (const executed of bank.executeItems(entry.items, { signatureCheck }))
+        results.push(...executed.results);
+      longestStep = Math.max(longestStep, performance.now() - stepStartedAt);
+      await yieldToEventLoop();
+      stepStartedAt = performance.now();
+      if (this.stopped || bank.isDropped || this.slots.get(record.slot) !== state) return;
+      if (this.forks.get(record.slot) !== undefined) return;
+    }
+    const bankHash = bank.freeze(record.lastHash);
+    this.forks.insert(bank);
+    longestStep = Math.max(longestStep, performance.now() - stepStartedAt);
+    this.executedSlots.set(record.slot, { parentSlot: record.parentSlot, bankHash });
+    this.newestExecuted = Math.max(this.newestExecuted, record.slot);
+    const executed: ExecutedSlot = {
+      slot: record.slot,
+      parentSlot: record.parentSlot,
+      bank,
+      bankHash,
+      results,
+      userBlockSlots: [],
+      leaderBankHash: record.bankHash,
+      executionSeconds: (performance.now() - startedAt) / 1_000,
+      longestStepSeconds: longestStep / 1_000,
+      sequence: state.sequence,
+    };
+    for (const listener of this.executedListeners) listener(executed);
+    this.settleSync(state, bankHash);
+    this.rootBanksIfExecuted();
+    await yieldToEventLoop();
+  }
+
+  /**
+   * Sync mode: an executed slot is ready when its BankHash is the leader's and
+   * its parent is not dead here; a BankHash that differs is reported. A child
+   * of a dead slot stays dead without a report of its own.
+   */
+  private settleSync(state: SlotState, bankHash: Uint8Array): void {
+    const { record } = state;
+    state.executed = true;
+    const leaderBankHash = record.bankHash ?? new Uint8Array(0);
+    const agrees = bytesEqual(bankHash, leaderBankHash);
+    state.matched = agrees && this.slots.get(record.parentSlot)?.matched !== false;
+    if (state.matched) {
+      this.becameReady(state);
+      return;
+    }
+    if (agrees) return;
+    const mismatch: BankHashMismatch = {
+      slot: record.slot,
+      parentSlot: record.parentSlot,
+      bankHash,
+      leaderBankHash,
+    };
+    for (const listener of this.mismatchListeners) listener(mismatch);
   }
 
   private rootBanksIfExecuted(): void {

@@ -6,6 +6,7 @@ import {
   SIGNATURE_BYTES,
   signingInput,
   TRANSACTION_SIGNING_DOMAIN,
+  type ValidItem,
   type ValidTransaction,
   verifyTransactionSignatures,
   type WellFormedUserBlock,
@@ -60,21 +61,37 @@ async function transactionVerifies(transaction: ValidTransaction): Promise<boole
 export async function preverifySignatures(
   blocks: readonly WellFormedUserBlock[],
 ): Promise<NonNullable<ExecuteOptions["signatureCheck"]>> {
+  return preverifyItemSignatures(
+    blocks.flatMap((block) => block.items.map((positioned) => positioned.valid)),
+  );
+}
+
+/**
+ * preverifySignatures for items that are not in a UserBlock (sync mode's
+ * TransactionEntries): the same lookup by wire object, for a bank that
+ * decodes the same item objects.
+ */
+export async function preverifyItemSignatures(
+  items: readonly ValidItem[],
+): Promise<NonNullable<ExecuteOptions["signatureCheck"]>> {
   const results = new WeakMap<tx.Transaction, boolean>();
   const pending: Promise<void>[] = [];
-  for (const block of blocks) {
-    for (const positioned of block.items) {
-      for (const transaction of itemTransactions(positioned.valid)) {
-        pending.push(
-          transactionVerifies(transaction).then((ok) => {
-            results.set(transaction.wire, ok);
-          }),
-        );
-      }
+  for (const item of items) {
+    for (const transaction of itemTransactions(item)) {
+      pending.push(
+        transactionVerifies(transaction).then((ok) => {
+          results.set(transaction.wire, ok);
+        }),
+      );
     }
   }
   await Promise.all(pending);
   return (transaction) => {
     return results.get(transaction.wire) ?? verifyTransactionSignatures(transaction);
   };
+}
+
+/** Whether every signature of a transaction verifies, checked on the thread pool (the event loop stays free). */
+export function verifyTransactionOffLoop(transaction: ValidTransaction): Promise<boolean> {
+  return transactionVerifies(transaction);
 }

@@ -39,7 +39,7 @@ export interface StartServiceOptions<V extends RoleVariables> {
   /** Creates the role's objects with the service's logger, metrics and health, and returns its parts. */
   readonly build: (service: ServiceHandle<V>) => Promise<ServiceParts> | ServiceParts;
   /**
-   * Own the process (default true): SIGTERM/SIGINT shut down gracefully and exit 0 (1 when the
+   * Own the process (default true): SIGTERM/SIGINT/SIGHUP shut down gracefully and exit 0 (1 when the
    * deadline passes or a step fails), an uncaught error is logged and exits 1, and a failure to
    * start is logged and exits 1. Tests running several services in one process pass false.
    */
@@ -259,7 +259,8 @@ export async function startService<V extends RoleVariables>(
   }
 
   if (manageProcess) {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    // SIGHUP too: a closed terminal must not kill a role without its graceful shutdown.
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
       process.on(signal, () => {
         if (shutdownStarted) logger.warn({ signal }, "already shutting down");
         else void service.shutdown(signal);

@@ -247,6 +247,18 @@ export async function startBankHashVerifier(deps: VerifierDeps): Promise<Verifie
   pipeline.onDeadSlot((dead) =>
     logger.warn({ slot: dead.slot, code: dead.violation.code, detail: dead.violation.detail }, "dead slot"),
   );
+  // Sync mode: the verifier's own BankHash stays the reference; a leader that recorded another one is
+  // worth a line, since no honest validator will vote on that slot.
+  pipeline.onBankHashMismatch((mismatch) =>
+    logger.warn(
+      {
+        slot: mismatch.slot,
+        bankHash: toHex(mismatch.bankHash),
+        leaderBankHash: toHex(mismatch.leaderBankHash),
+      },
+      "the leader's SlotEnd.bankHash is not the BankHash the verifier computed",
+    ),
+  );
 
   // Commitments from the start of both streams, so a restarted verifier tallies the same.
   const replays: Replay[] = [];

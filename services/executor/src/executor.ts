@@ -99,6 +99,11 @@ const DEAD_SLOTS_SHOWN = 64;
  * behind in the replay pipeline; each vote carries the newest BankHash this
  * validator computed on the voted fork (as a commitment), and every executed
  * slot is reported on BANKHASHES.
+ *
+ * In sync mode (the baseline) a slot becomes votable only once this validator
+ * executed its TransactionEntries and got the leader's SlotEnd.bankHash; a slot
+ * that differs is dead here. Votes therefore carry the voted slot's own
+ * BankHash and the execution lag is 0.
  */
 export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
   const { genesis, keypair, bus, store, logger, metrics, health, settings } = deps;
@@ -323,6 +328,12 @@ export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
     scheduleDecision();
   });
   pipeline.onReady(() => scheduleDecision());
+  pipeline.onBankHashMismatch((mismatch) =>
+    markDead(mismatch.slot, "slot is dead: our BankHash is not the leader's", {
+      bankHash: toHex(mismatch.bankHash),
+      leaderBankHash: toHex(mismatch.leaderBankHash),
+    }),
+  );
   pipeline.onDeadSlot((dead) =>
     markDead(dead.slot, "slot is dead: it breaks a ledger rule", {
       code: dead.violation.code,

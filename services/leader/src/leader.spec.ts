@@ -3,13 +3,16 @@ import { type Bus, createMemoryBus, createMemoryBusServer, type MemoryBusServer 
 import {
   buildTransaction,
   buildVote,
+  createGenesisBank,
   createLedgerContext,
   createTestnetGenesis,
   deriveKeypair,
   EnvelopeKind,
   ExecutionMode,
   encodeSignedVote,
+  executeSyncSlot,
   type Genesis,
+  genesisHash,
   KEY_ROLES,
   type Keypair,
   type LedgerContext,
@@ -29,7 +32,7 @@ import {
   verifyEquivocationEvidence,
   type WellFormedUserBlock,
 } from "@simd23/core";
-import { control, type leader as leaderpb, ledger } from "@simd23/proto";
+import { control, type leader as leaderpb, ledger, tx } from "@simd23/proto";
 import { LedgerFollower, SignedPublisher, subjects } from "@simd23/runtime";
 import {
   createLogger,
@@ -50,7 +53,12 @@ const TICK_MS = 15;
 
 /** 8 ticks of 15 ms per slot (4 per UserBlockSlot), 1 grace tick, windows of 2 slots; starts shortly. */
 function fastGenesis(
-  options: { mode?: ExecutionMode; validators?: number; timing?: Partial<Genesis["timing"]> } = {},
+  options: {
+    mode?: ExecutionMode;
+    validators?: number;
+    timing?: Partial<Genesis["timing"]>;
+    limits?: Partial<Genesis["limits"]>;
+  } = {},
 ): Genesis {
   const validators = options.validators ?? 2;
   return createTestnetGenesis({
@@ -73,6 +81,7 @@ function fastGenesis(
       proposerEvictionUserBlockSlots: 64,
       ...options.timing,
     },
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
 }
 
@@ -557,20 +566,100 @@ describe("leader on the in-process bus", () => {
     expect(produced.find((p) => p.slot === slotOfUserBlockSlot(u))!.maxTickDriftMs).toBeGreaterThan(TICK_MS);
   });
 
-  it("refuses to start in sync mode", async () => {
-    const genesis = fastGenesis({ mode: ExecutionMode.EXECUTION_MODE_SYNC });
-    const bus = createMemoryBus({ namespace: "sync" });
-    await expect(
-      startLeader({
-        genesis,
-        keypair: deriveKeypair(seed, KEY_ROLES.validator, 0),
-        bus,
-        store: createMemoryStore({ namespace: "sync" }),
-        logger: createLogger({ role: "leader", replica: 0, level: "silent" }),
-        metrics: createServiceMetrics("leader", { defaultMetrics: false }),
-        health: new FakeHealth(),
-      }),
-    ).rejects.toThrow(/sync mode/);
-    await bus.close();
+  it("sync mode: executes fed items at its ticks, best fee rate first within the slot's compute units, and ends each slot with its BankHash", async () => {
+    // Each transfer claims 600,000 compute units and a slot holds 1,500,000: two per slot.
+    const genesis = fastGenesis({
+      mode: ExecutionMode.EXECUTION_MODE_SYNC,
+      limits: { maxSlotComputeUnits: 1_500_000n },
+    });
+    cluster = new Cluster(genesis);
+    await cluster.start();
+    const faucet = deriveKeypair(seed, KEY_ROLES.faucet, 0);
+    const receiver = deriveKeypair(seed, "user", 7).publicKey;
+    const transfer = (payer: Keypair, lamports: bigint, price: bigint) =>
+      buildTransaction(
+        {
+          recentBlockhash: genesisHash(genesis),
+          computeUnitLimit: 600_000,
+          computeUnitPrice: price,
+          instructions: [transferInstruction(0, receiver, lamports)],
+        },
+        [payer],
+        genesis.limits,
+      );
+    const feed = async (poolIndex: number, transaction: { wire: tx.Transaction }) => {
+      const item = tx.TransactionItem.encode({
+        item: { $case: "transaction", value: transaction.wire },
+      }).finish();
+      await cluster!.bus.publish(subjects.intake(poolIndex), item);
+    };
+    const fed = [1n, 5n, 3n, 4n, 2n].map((price) => transfer(faucet, price, price));
+    const unfunded = transfer(deriveKeypair(seed, "user", 8), 1n, 100n);
+    const forged = transfer(faucet, 99n, 100n);
+    await sleepUntil(slotStartMs(genesis.timing, 2));
+    // Fed together (the last one on another proposer's subject): they wait for a leader's tick.
+    for (const [i, transaction] of fed.entries()) await feed(i === 4 ? 1 : 0, transaction);
+    await feed(0, unfunded);
+    await feed(0, { wire: { ...forged.wire, signatures: [new Uint8Array(64).fill(1)] } });
+
+    const id = (t: { id: Uint8Array }) => toHex(t.id);
+    const recordedSlots = () =>
+      [...cluster!.records.values()]
+        .filter((r) => r.transactionEntries.length > 0)
+        .sort((a, b) => a.slot - b.slot);
+    await expect
+      .poll(() => recordedSlots().flatMap((r) => r.transactionEntries.flatMap((e) => e.items)).length, {
+        timeout: 5_000,
+      })
+      .toBe(5);
+    const slots = recordedSlots();
+    const itemIds = (r: SlotRecord) =>
+      r.transactionEntries.flatMap((e) =>
+        e.items.map((i) => toHex((i.item!.value as tx.Transaction).signatures[0]!)),
+      );
+    // Two per slot (the compute-unit limit), the highest fee rates first: 5, 4 | 3, 2 | 1.
+    expect(slots.map(itemIds)).toEqual([
+      [id(fed[1]!), id(fed[3]!)],
+      [id(fed[2]!), id(fed[4]!)],
+      [id(fed[0]!)],
+    ]);
+    // Neither the unfunded nor the forged transfer paid a fee: neither is recorded.
+    const everything = slots.flatMap(itemIds);
+    expect(everything).not.toContain(id(unfunded));
+    expect(everything).not.toContain(id(forged));
+
+    // Each SlotEnd.bankHash is the BankHash of the chain the core computes from the ledger alone, and
+    // the chain passes from one leader to the other: each executed the other's slots to build on them.
+    const chainToNewest = (): SlotRecord[] => {
+      const chain: SlotRecord[] = [];
+      for (
+        let slot = Math.max(...cluster!.records.keys());
+        slot > 0;
+        slot = cluster!.records.get(slot)!.parentSlot
+      )
+        chain.unshift(cluster!.records.get(slot)!);
+      return chain;
+    };
+    await expect
+      .poll(() => new Set(chainToNewest().map((r) => toHex(r.leader))).size, { timeout: 5_000 })
+      .toBe(2);
+    const chain = chainToNewest();
+    expect(chain.filter((r) => r.transactionEntries.length > 0)).toHaveLength(3);
+    let bank = createGenesisBank(genesis);
+    for (const record of chain) {
+      bank = executeSyncSlot(bank, {
+        slot: record.slot,
+        lastPohHash: record.lastHash,
+        transactionEntries: record.transactionEntries,
+      }).bank;
+      expect(toHex(record.bankHash!)).toBe(toHex(bank.bankHash));
+    }
+    expect(bank.balance(receiver)).toBe(15n);
+    const produced = cluster.leaders.flatMap((l) => l.produced);
+    expect(produced.reduce((n, p) => n + p.transactionItems, 0)).toBe(5);
+    const { metrics } = cluster.leaderOf(slots[0]!.slot);
+    expect(
+      await metricValue(metrics, "simd23_leader_entries_total", { type: "transactions" }),
+    ).toBeGreaterThan(0);
   });
 });

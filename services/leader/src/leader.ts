@@ -1,9 +1,12 @@
 import { performance } from "node:perf_hooks";
 import type { Bus, Replay, ReplayOptions, StoredMessage } from "@simd23/bus";
 import {
+  type Bank,
   bytesEqual,
   type ChainState,
+  createGenesisBank,
   createLedgerContext,
+  decodeTransactionItem,
   EnvelopeKind,
   type EquivocationEvidence,
   ExecutionMode,
@@ -19,12 +22,24 @@ import {
   SlotViolationError,
   slotAt,
   slotStartMs,
+  stakeTableOf,
+  tickDurationMs,
   toHex,
   userBlockSlotOfTickHeight,
+  verifyTransactionSignatures,
   type WellFormedUserBlock,
 } from "@simd23/core";
-import { control, envelope, type leader, ledger, userblock } from "@simd23/proto";
-import { HaltWatch, LedgerFollower, openVoteMessage, SignedPublisher, subjects } from "@simd23/runtime";
+import { control, envelope, type leader, ledger, tx, userblock } from "@simd23/proto";
+import {
+  HaltWatch,
+  LedgerFollower,
+  openVoteMessage,
+  ProposerDirectory,
+  ReplayPipeline,
+  SignedPublisher,
+  subjects,
+  verifyTransactionOffLoop,
+} from "@simd23/runtime";
 import {
   GrpcStatus,
   type HealthControl,
@@ -37,6 +52,7 @@ import {
 import type { Store } from "@simd23/store";
 import { type Clock, sleepUntil, systemClock, yieldToEventLoop } from "./clock.js";
 import { equivocationId, storeEquivocationEvidence, toEvidenceMessage } from "./evidence.js";
+import { type FedItem, FeedPool, fedItemOf } from "./private/feed-pool.js";
 import { MembershipQueue, type QueuedRequest } from "./private/membership-queue.js";
 import {
   createLeaderMetrics,
@@ -45,6 +61,8 @@ import {
   type RefusalReason,
 } from "./private/metrics.js";
 import { Outbox } from "./private/outbox.js";
+import { SupermajorityRoot } from "./private/supermajority-root.js";
+import { SyncSlotExecution } from "./private/sync-slot.js";
 import {
   decideParent,
   nextLeaderSlot,
@@ -61,6 +79,14 @@ const OFF_THREAD_HASHES = 20_000;
 const KEPT_SLOTS = 64;
 /** Blocks kept while the PoH catches up (32.3): a bound, so a flood cannot grow it without limit. */
 const MAX_DEFERRED_BLOCKS = 4_096;
+/** Sync mode: every accepted item is stored on these INTAKE subjects, which are the leaders' feed. */
+const FEED_SUBJECTS = "intake.>";
+/** Sync mode: a TransactionEntry's items stay this far below a UserBlock's byte limit (the LEDGER envelope's room). */
+const ENTRY_BYTES_MARGIN = 1_024;
+/** Sync mode: items executed between two looks at the clock. */
+const EXECUTION_CHUNK_ITEMS = 128;
+/** Sync mode: at start, how long the leader waits for its banks to catch up with the replayed ledger. */
+const CATCH_UP_LIMIT_MS = 60_000;
 
 /** A USERBLOCKS message opened, before the recording book judged it. */
 interface ArrivedBlock {
@@ -111,6 +137,8 @@ export interface ProducedSlot {
   readonly userBlockEntries: number;
   readonly votes: number;
   readonly membershipEntries: number;
+  /** Sync mode: items the leader executed and recorded in TransactionEntries (0 in async mode). */
+  readonly transactionItems: number;
   /** PoH hashes of the slot, skipped ticks included. */
   readonly hashes: number;
   /** Hashes per second of time spent hashing: the PoH's speed, against the genesis rate it has to keep. */
@@ -135,14 +163,15 @@ export interface Leader {
  * Starts the leader for one validator: replays the LEDGER (resolving once the
  * history is replayed), then follows it, takes votes, UserBlocks and membership
  * requests off the bus, and produces the slots the leader schedule gives this
- * validator in real time. Refuses a sync-mode genesis.
+ * validator in real time.
+ *
+ * In sync mode (the baseline) it also keeps a bank for every slot of its
+ * chains (the replay pipeline executes the slots it did not produce), reads
+ * the proposers' feed (INTAKE), and during its slots executes what arrived —
+ * best fee rate first, at every tick — records the items that paid a fee as
+ * TransactionEntries and ends each slot with its BankHash.
  */
 export async function startLeader(deps: LeaderDependencies): Promise<Leader> {
-  if (deps.genesis.mode === ExecutionMode.EXECUTION_MODE_SYNC) {
-    throw new Error(
-      "the genesis runs in sync mode, which the leader does not support yet (a later issue): use an async-mode genesis",
-    );
-  }
   const role = new LeaderRole(deps);
   await role.start();
   return role.api();
@@ -158,6 +187,10 @@ interface SlotRun {
   readonly votesOnChain: Map<string, number>;
   hashes: number;
   hashMs: number;
+  /** Sync mode: the slot's bank and what it executed. */
+  readonly execution: SyncSlotExecution | undefined;
+  /** The newest entry's hash (after the last tick: the slot's last PoH hash, what its bank freezes with). */
+  lastHash: Uint8Array;
   userBlockEntries: number;
   votes: number;
   membershipEntries: number;
@@ -205,6 +238,18 @@ class LeaderRole {
   private newestSeen = 0;
   private lastProduced = 0;
   private lastReport: ProducedSlot | undefined;
+  /** Sync mode: the banks of every chain (its follower is the leader's). */
+  private readonly pipeline: ReplayPipeline | undefined;
+  /** Sync mode: what the proposers fed and this leader has not seen done. */
+  private readonly feed = new FeedPool();
+  /** Sync mode: each fed transaction's signature check (by wire object), done on arrival off the event loop. */
+  private readonly verified = new WeakMap<tx.Transaction, boolean>();
+  private readonly towerRoots: SupermajorityRoot;
+  /** Sync mode: the keys of the items each slot (any fork) recorded, until the slot is rooted. */
+  private readonly keysOfSlot = new Map<number, readonly string[]>();
+  /** Sync mode: slots whose BankHash this leader computed differently: never built on. */
+  private readonly mismatched = new Set<number>();
+  private feedExpiredBeforeMs = 0;
 
   constructor(private readonly deps: LeaderDependencies) {
     this.genesis = deps.genesis;
@@ -218,11 +263,23 @@ class LeaderRole {
     this.startedAtMs = this.clock.now();
     this.book = new RecordingBook(deps.genesis);
     this.outbox = new Outbox(new SignedPublisher(deps.bus, deps.keypair), this.clock, deps.logger);
-    this.follower = new LedgerFollower({
-      bus: deps.bus,
-      context: this.context,
-      onError: (error) => this.logger.warn({ err: error }, "ledger message refused"),
-    });
+    this.towerRoots = new SupermajorityRoot(stakeTableOf(deps.genesis));
+    if (deps.genesis.mode === ExecutionMode.EXECUTION_MODE_SYNC) {
+      this.pipeline = new ReplayPipeline({
+        bus: deps.bus,
+        context: this.context,
+        directory: new ProposerDirectory(deps.store, deps.genesis),
+        rootBank: createGenesisBank(deps.genesis),
+        onError: (error) => this.logger.warn({ err: error }, "ledger replay"),
+      });
+      this.follower = this.pipeline.follower;
+    } else {
+      this.follower = new LedgerFollower({
+        bus: deps.bus,
+        context: this.context,
+        onError: (error) => this.logger.warn({ err: error }, "ledger message refused"),
+      });
+    }
     this.haltWatch = new HaltWatch({
       bus: deps.bus,
       genesis: deps.genesis,
@@ -249,6 +306,20 @@ class LeaderRole {
       this.logger.warn({ reason: poh.fallbackReason }, "PoH runs without the native SHA-NI kernel");
     this.follower.onSlot(({ record }) => {
       this.noteSlot(record.slot);
+      if (this.pipeline !== undefined) this.followSyncSlot(record);
+      this.wakeLedgerWaiters();
+    });
+    this.pipeline?.onReady(() => this.wakeLedgerWaiters());
+    this.pipeline?.onBankHashMismatch((mismatch) => {
+      this.mismatched.add(mismatch.slot);
+      this.logger.warn(
+        {
+          slot: mismatch.slot,
+          bankHash: toHex(mismatch.bankHash),
+          leaderBankHash: toHex(mismatch.leaderBankHash),
+        },
+        "a slot's BankHash is not the one its leader recorded: it is dead here and never built on",
+      );
       this.wakeLedgerWaiters();
     });
     this.follower.onDeadSlot((dead) => {
@@ -270,13 +341,14 @@ class LeaderRole {
     });
     this.haltWatch.start();
     try {
-      await this.follower.start();
+      await (this.pipeline?.start() ?? this.follower.start());
     } catch (error) {
       await this.haltWatch.stop();
       throw error;
     }
     this.noteSlot(this.follower.newestSlot);
     this.logger.info({ newestSlot: this.follower.newestSlot }, "ledger replayed");
+    if (this.pipeline !== undefined) await this.catchUpBanks(this.pipeline);
     if (this.stopping.signal.aborted) return;
     this.startIntake();
     if (this.haltSeen === undefined) this.health.markReady();
@@ -330,7 +402,7 @@ class LeaderRole {
   private async stopConsuming(): Promise<void> {
     this.stopping.abort();
     for (const replay of this.replays) replay.stop();
-    await Promise.all([...this.intake, this.haltWatch.stop(), this.follower.stop()]);
+    await Promise.all([...this.intake, this.haltWatch.stop(), this.pipeline?.stop() ?? this.follower.stop()]);
   }
 
   private async drain(): Promise<void> {
@@ -399,6 +471,7 @@ class LeaderRole {
    * produced, or one the follower replayed — by slot number, across forks.
    */
   private newestKnownBefore(slot: number): ChainState | undefined {
+    if (this.pipeline !== undefined) return this.newestWithBankBefore(this.pipeline, slot);
     const followed = this.follower.newestSlot;
     let best = followed < slot ? followed : 0;
     for (const produced of this.own.keys()) if (produced < slot && produced > best) best = produced;
@@ -430,7 +503,7 @@ class LeaderRole {
         newestKnown: newest.slot,
         previousIsOwn,
         previousActive: this.active.has(previous),
-        previousDead: this.follower.isDead(previous),
+        previousDead: this.follower.isDead(previous) || this.mismatched.has(previous),
         nowMs: this.clock.now(),
         waitUntilMs,
       });
@@ -469,6 +542,18 @@ class LeaderRole {
       this.logger.error({ err: error, slot, parentSlot: parent.slot }, "cannot build the slot");
       return;
     }
+    let execution: SyncSlotExecution | undefined;
+    if (this.pipeline !== undefined) {
+      const parentBank = this.pipeline.forks.get(parent.slot);
+      if (parentBank === undefined || !parentBank.isFrozen) {
+        this.logger.error(
+          { slot, parentSlot: parent.slot },
+          "no bank of the parent slot: not producing the slot",
+        );
+        return;
+      }
+      execution = this.startSyncSlot(parentBank, slot);
+    }
     const run: SlotRun = {
       builder,
       parentReason,
@@ -477,6 +562,8 @@ class LeaderRole {
       votesOnChain: this.votesOnChain(parent.slot, slot - KEPT_SLOTS),
       hashes: 0,
       hashMs: 0,
+      execution,
+      lastHash: parent.lastHash,
       userBlockEntries: 0,
       votes: 0,
       membershipEntries: 0,
@@ -512,6 +599,7 @@ class LeaderRole {
         }
         this.recordMembership(run);
         this.recordVotes(run);
+        if (!this.recordTransactions(run)) return;
         const tick = await this.tick(run);
         const driftMs = Math.max(0, this.clock.now() - dueMs);
         this.m.tickDrift.observe(driftMs / 1000);
@@ -521,7 +609,9 @@ class LeaderRole {
         this.emitEntry(run, tick, "tick");
         this.recordUserBlocks(run);
       }
-      const { end, record } = builder.end();
+      const bankHash = run.execution?.bank.freeze(run.lastHash);
+      const { end, record } = builder.end(bankHash);
+      if (run.execution !== undefined) this.pipeline?.adoptBank(run.execution.bank);
       this.emit(run, { kind: { $case: "end", value: end } }, `ledger/${slot}/end`);
       if (run.toRecord.length > 0) {
         this.logger.warn(
@@ -538,6 +628,7 @@ class LeaderRole {
     } finally {
       this.current = undefined;
       this.m.leading.set(0);
+      if (this.pipeline !== undefined) this.applyRoot(this.pipeline);
     }
   }
 
@@ -592,6 +683,7 @@ class LeaderRole {
 
   private emitEntry(run: SlotRun, entry: ledger.SlotEntry, type: EntryType): void {
     this.emit(run, { kind: { $case: "entry", value: entry } }, `ledger/${entry.slot}/${entry.index}`);
+    run.lastHash = entry.entry!.hash;
     const hashes = entry.entry!.numHashes;
     run.hashes += hashes;
     this.m.pohHashes.inc(hashes);
@@ -640,6 +732,159 @@ class LeaderRole {
         );
       }
     }
+  }
+
+  /**
+   * Sync mode, at a tick's due time: executes what the feed holds, best fee
+   * rate first, for at most half a tick, and records the items that paid a fee
+   * as one TransactionEntry. False when the entry could not be recorded: the
+   * bank then holds what the ledger does not, so the slot is abandoned.
+   */
+  private recordTransactions(run: SlotRun): boolean {
+    const { builder, execution } = run;
+    if (execution === undefined || !builder.canRecord || this.feed.queued === 0) return true;
+    const until = performance.now() + tickDurationMs(this.genesis.timing) / 2;
+    const items = execution.executeDue(() => performance.now() >= until);
+    if (items.length === 0) return true;
+    try {
+      this.emitEntry(run, builder.recordTransactions(items), "transactions");
+      return true;
+    } catch (error) {
+      if (!(error instanceof SlotViolationError)) throw error;
+      this.logger.error(
+        { slot: builder.slot, violation: error.violation, items: items.length },
+        "the slot rules refused executed transactions: the slot is abandoned (its bank cannot match its ledger)",
+      );
+      return false;
+    }
+  }
+
+  /** Sync mode: the bank of a new slot on its parent's, and the feed's queue for that chain. */
+  private startSyncSlot(parentBank: Bank, slot: number): SyncSlotExecution {
+    const executedOnChain = (item: FedItem) =>
+      item.transactions.some((t) => parentBank.hasExecuted(t.id, t.message.recentBlockhash));
+    this.feed.beginSlot(parentBank.slot, slot, executedOnChain);
+    const { limits } = this.genesis;
+    return new SyncSlotExecution(
+      parentBank.newChild(slot),
+      this.feed,
+      {
+        maxSlotComputeUnits: limits.maxSlotComputeUnits,
+        entryBytes: limits.maxUserBlockBytes - ENTRY_BYTES_MARGIN,
+        chunkItems: EXECUTION_CHUNK_ITEMS,
+      },
+      (transaction) => this.verified.get(transaction.wire) ?? verifyTransactionSignatures(transaction),
+    );
+  }
+
+  /**
+   * Sync mode: the newest slot before `slot` this leader has a bank for — one it
+   * produced, one the pipeline executed to its leader's BankHash, or the root —
+   * by slot number, across forks.
+   */
+  private newestWithBankBefore(pipeline: ReplayPipeline, slot: number): ChainState | undefined {
+    for (let candidate = slot - 1; candidate >= pipeline.rootSlot; candidate--) {
+      const bank = pipeline.forks.get(candidate);
+      if (bank === undefined || !bank.isFrozen || bank.isDropped) continue;
+      const usable =
+        candidate === pipeline.rootSlot || this.own.has(candidate) || pipeline.isReady(candidate);
+      if (!usable) continue;
+      const state = this.own.get(candidate)?.next ?? this.follower.state(candidate);
+      if (state !== undefined) return state;
+    }
+    return undefined;
+  }
+
+  /** Sync mode, at start: the banks catch up with the replayed ledger before the leader builds on them. */
+  private async catchUpBanks(pipeline: ReplayPipeline): Promise<void> {
+    const started = this.clock.now();
+    while (
+      pipeline.newestExecutedSlot < this.follower.newestSlot &&
+      !this.finished &&
+      this.clock.now() - started < CATCH_UP_LIMIT_MS
+    )
+      await this.clock.sleep(50, this.stopping.signal);
+    this.logger.info(
+      { executedSlot: pipeline.newestExecutedSlot, newestSlot: this.follower.newestSlot },
+      "banks caught up with the ledger",
+    );
+  }
+
+  /** Sync mode: a slot the ledger brought — the items it recorded (done once rooted), and its votes' roots. */
+  private followSyncSlot(record: SlotRecord): void {
+    const keys: string[] = [];
+    for (const entry of record.transactionEntries) {
+      for (const item of entry.items) {
+        const first = item.item?.$case === "bundle" ? item.item.value.transactions[0] : item.item?.value;
+        const id = first?.signatures[0];
+        if (id !== undefined) keys.push(toHex(id));
+      }
+    }
+    if (keys.length > 0) this.keysOfSlot.set(record.slot, keys);
+    for (const entry of record.votes)
+      for (const v of entry.votes) this.towerRoots.offer(v.validatorIndex, v.vote.slot, v.tower.root);
+    const { timing } = this.genesis;
+    const expiredBeforeMs = this.clock.now() - (timing.blockhashValiditySlots + 2) * timing.slotDurationMs;
+    if (expiredBeforeMs - this.feedExpiredBeforeMs >= timing.slotDurationMs) {
+      this.feedExpiredBeforeMs = expiredBeforeMs;
+      this.feed.removeArrivedBefore(expiredBeforeMs);
+    }
+    if (this.current === undefined && this.pipeline !== undefined) this.applyRoot(this.pipeline);
+  }
+
+  /**
+   * Sync mode, between slots: roots the banks at the newest root of 2/3 of
+   * stake's towers, and forgets the fed items that chain executed up to it.
+   */
+  private applyRoot(pipeline: ReplayPipeline): void {
+    const root = this.towerRoots.root;
+    if (root <= pipeline.rootSlot || this.follower.state(root) === undefined) return;
+    for (let slot: number | undefined = root; slot !== undefined && slot > pipeline.rootSlot; ) {
+      this.feed.remove(this.keysOfSlot.get(slot) ?? []);
+      slot = this.own.get(slot)?.parentSlot ?? this.follower.parentOf(slot);
+    }
+    for (const slot of this.keysOfSlot.keys()) if (slot <= root) this.keysOfSlot.delete(slot);
+    for (const slot of this.mismatched) if (slot <= root) this.mismatched.delete(slot);
+    pipeline.setRoot(root);
+  }
+
+  /**
+   * Sync mode: an item a proposer stored in INTAKE — the feed. It is checked
+   * as an item (not an envelope: INTAKE bodies are not signed by the
+   * proposer), kept once per id, and its signatures are verified off the event
+   * loop at once, so execution finds them checked; one that fails never runs.
+   */
+  private onFed(message: StoredMessage): void {
+    let item: tx.TransactionItem;
+    try {
+      item = tx.TransactionItem.decode(message.data);
+    } catch {
+      return;
+    }
+    const decoded = decodeTransactionItem(item, this.genesis.limits, { verifySignatures: false });
+    if (!decoded.ok) return;
+    const first =
+      decoded.value.kind === "bundle" ? decoded.value.bundle.transactions[0]! : decoded.value.transaction;
+    const key = toHex(first.id);
+    if (this.feed.has(key)) return;
+    const fed = this.feed.add(
+      fedItemOf(key, item, decoded.value, message.data.length, message.time.getTime()),
+    );
+    if (fed === undefined) return;
+    void Promise.all(
+      fed.transactions.map((transaction) =>
+        verifyTransactionOffLoop(transaction).then((ok) => {
+          this.verified.set(transaction.wire, ok);
+          return ok;
+        }),
+      ),
+    ).then((checks) => {
+      fed.signaturesValid = checks.every(Boolean);
+      if (!fed.signaturesValid) {
+        this.feed.remove([fed.key]);
+        this.logger.warn({ id: key }, "a fed item whose signatures do not verify: it never runs");
+      }
+    });
   }
 
   private recordVotes(run: SlotRun): void {
@@ -720,6 +965,7 @@ class LeaderRole {
       entryCount,
       skippedSlots,
       userBlockEntries: run.userBlockEntries,
+      transactionItems: run.execution?.counts.recorded ?? 0,
       votes: run.votes,
       membershipEntries: run.membershipEntries,
       hashes: run.hashes,
@@ -753,10 +999,26 @@ class LeaderRole {
     const now = this.clock.now();
     // A little history, so a restarted leader still sees what arrived for its next slot.
     const since = (ms: number) => ({ time: new Date(now - ms) });
-    this.consume(
-      { stream: "USERBLOCKS", filterSubjects: [subjects.allUserBlocks], start: since(timing.slotDurationMs) },
-      (message) => this.onUserBlock(message),
-    );
+    if (this.pipeline === undefined) {
+      this.consume(
+        {
+          stream: "USERBLOCKS",
+          filterSubjects: [subjects.allUserBlocks],
+          start: since(timing.slotDurationMs),
+        },
+        (message) => this.onUserBlock(message),
+      );
+    } else {
+      // Everything fed within a blockhash's validity may still run: a restarted leader reads it all again.
+      this.consume(
+        {
+          stream: "INTAKE",
+          filterSubjects: [FEED_SUBJECTS],
+          start: since((timing.blockhashValiditySlots + 2) * timing.slotDurationMs),
+        },
+        (message) => this.onFed(message),
+      );
+    }
     this.consume(
       { stream: "VOTES", filterSubjects: [subjects.allVotes], start: since(2 * timing.slotDurationMs) },
       (message) => this.onVote(message),
@@ -971,6 +1233,7 @@ class LeaderRole {
       return;
     }
     this.votes.offer(opened.vote);
+    this.towerRoots.offer(opened.vote.validatorIndex, opened.vote.vote.slot, opened.vote.tower.root);
   }
 
   private onMembershipRequest(message: StoredMessage): void {

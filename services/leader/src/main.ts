@@ -1,5 +1,6 @@
 import "@simd23/service-kit/telemetry";
 import { connectNatsBus } from "@simd23/bus";
+import { ExecutionMode } from "@simd23/core";
 import { leader } from "@simd23/proto";
 import { leaderKeypair, loadGenesis } from "@simd23/runtime";
 import { grpcService, loadConfig, startService } from "@simd23/service-kit";
@@ -42,7 +43,7 @@ await startService({
         services: [grpcService(leader.LeaderServiceService, role.implementation)],
         dependencies: { nats: bus, redis: store },
         hooks: role.hooks,
-        buildInfo: { mode: "async" },
+        buildInfo: { mode: genesis.mode === ExecutionMode.EXECUTION_MODE_SYNC ? "sync" : "async" },
       };
     } catch (error) {
       await Promise.allSettled([bus.close(), store.close()]);

@@ -5,11 +5,14 @@ import type { Bus, DeliveredMessage } from "@simd23/bus";
 import {
   bytesEqual,
   type ChainState,
+  compareBytes,
   createLedgerContext,
   decodeBundle,
   decodeTransaction,
   decodeTransactionItem,
   EnvelopeKind,
+  ExecutionMode,
+  fromBase58,
   type Genesis,
   itemComputeUnitLimit,
   itemFeeRate,
@@ -55,6 +58,7 @@ import {
   recordingSlotOf,
 } from "./private/outcomes.js";
 import { type HeldKey, PoolKeys } from "./private/pool-keys.js";
+import { SyncSettlement } from "./private/sync-settlement.js";
 
 export interface ProposerDependencies {
   readonly genesis: Genesis;
@@ -122,6 +126,11 @@ function rejectionCode(reason: tx.RejectReason): GrpcStatus {
  * gRPC (stored in INTAKE before it acknowledges them), builds its UserBlock at
  * the end of every UserBlockSlot it is scheduled in, and settles every
  * acknowledged transaction as recorded or dropped.
+ *
+ * In sync mode (the baseline) intake is the same, but there are no UserBlocks
+ * and no proposer schedule to join: the INTAKE message is the feed every
+ * leader reads, routing is over the live pool keys of the directory, and an
+ * item settles once a TransactionEntry of a settled slot holds it.
  */
 export function startProposer(deps: ProposerDependencies): ProposerRole {
   return new ProposerReplica(deps).role();
@@ -140,6 +149,13 @@ class ProposerReplica {
   private readonly forwarder: Forwarder;
   private readonly book: IntakeBook;
   private readonly proposed: ProposedBlocks;
+  /** Sync mode (the baseline): no UserBlocks, no membership; items are fed to the leaders through INTAKE. */
+  private readonly sync: boolean;
+  private readonly syncSettlement: SyncSettlement;
+  /** Sync mode: keys of pending items a TransactionEntry of an unsettled slot of the tip's chain holds. */
+  private syncRecorded = new Set<string>();
+  /** Sync mode: the identities of the live pool keys (the directory), ordered by identity: the routing set. */
+  private syncRouting: readonly Uint8Array[] = [];
   private readonly blockCache = new Map<string, { block: userblock.UserBlock; bytes: number }>();
   private blockCacheBytes = 0;
   private readonly keys: PoolKeys;
@@ -194,6 +210,10 @@ class ProposerReplica {
     // One leader's whole window can be abandoned by the next leader: settle deeper than two windows
     // when no other leader has built on the slot yet.
     this.proposed = new ProposedBlocks(this.settings.settleDepthSlots ?? 2 * timing.slotsPerLeaderWindow);
+    this.sync = deps.genesis.mode === ExecutionMode.EXECUTION_MODE_SYNC;
+    this.syncSettlement = new SyncSettlement(
+      this.settings.settleDepthSlots ?? 2 * timing.slotsPerLeaderWindow,
+    );
     this.keys = new PoolKeys({
       genesis: deps.genesis,
       clusterSeed: deps.clusterSeed,
@@ -257,11 +277,16 @@ class ProposerReplica {
     await this.keys.claimOwn(() => this.leaving || this.stopped);
     if (this.leaving || this.stopped) return;
     this.every(this.settings.leaseMs / 3, () => this.keys.renew());
+    if (this.sync) {
+      this.log.info("sync mode: accepted items are fed to the leaders through INTAKE; no UserBlocks");
+      await this.refreshSyncRouting();
+      this.every(Math.min(1_000, this.settings.leaseMs / 3), () => this.refreshSyncRouting());
+    }
     this.every(this.settings.adoptionScanMs, () => {
       if (!this.leaving && this.halted === undefined && this.keys.own !== undefined) return this.keys.scan();
     });
     this.every(this.genesis.timing.slotDurationMs, () => this.housekeeping());
-    this.armUserBlockTimer();
+    if (!this.sync) this.armUserBlockTimer();
     this.readyFlag = true;
     this.deps.health.markReady();
   }
@@ -394,6 +419,8 @@ class ProposerReplica {
     const id = transactions[0]!.id;
     const key = toHex(id);
     if (this.book.knows(key)) this.refuse(tx.RejectReason.REJECT_REASON_DUPLICATE, "already accepted");
+    if (this.sync && this.syncSettlement.settledIn(key) !== undefined)
+      this.refuse(tx.RejectReason.REJECT_REASON_DUPLICATE, "already executed on the ledger");
 
     const span = this.deps.tracer.startSpan("proposer.intake", {
       attributes: { "simd23.item.kind": valid.kind },
@@ -475,7 +502,8 @@ class ProposerReplica {
       this.book.unreserve(pending);
       this.refuse(tx.RejectReason.REJECT_REASON_DUPLICATE, "already stored in this proposer's intake");
     }
-    this.book.stored(pending);
+    if (this.sync) this.book.feed(pending);
+    else this.book.stored(pending);
     this.metrics.queueDepth.set(this.book.depth);
   }
 
@@ -576,8 +604,13 @@ class ProposerReplica {
       this.metrics.dropped.inc({ reason: "blockhash_expired" });
       return message.ack();
     }
+    if (this.sync && this.syncSettlement.settledIn(key) !== undefined) {
+      // A gone holder's item the ledger already settled: it was executed.
+      this.book.rememberFinished(key, now);
+      return message.ack();
+    }
     const spanContext = trace.getSpanContext(extractTraceContext(message.headers));
-    this.book.takeOver({
+    const taken: PendingItem = {
       key,
       id: transactions[0]!.id,
       item,
@@ -594,7 +627,9 @@ class ProposerReplica {
       trace: spanContext,
       state: "waiting",
       message,
-    });
+    };
+    if (this.sync) this.book.takeOverFed(taken);
+    else this.book.takeOver(taken);
     this.metrics.queueDepth.set(this.book.depth);
   }
 
@@ -611,6 +646,10 @@ class ProposerReplica {
     this.refreshTip();
     for (const waiter of this.slotWaiters.splice(0)) waiter();
     if (!this.follower.caughtUp) return;
+    if (this.sync) {
+      this.settleFed();
+      return;
+    }
     this.settleBlocks();
     this.checkMembership();
   }
@@ -624,7 +663,9 @@ class ProposerReplica {
     return undefined;
   }
 
+  /** The proposers transactions route to: the active set of u, or in sync mode the live pool keys. */
   private activeAt(userBlockSlot: number): readonly Uint8Array[] {
+    if (this.sync) return this.syncRouting;
     return this.chainStateFor(slotOfUserBlockSlot(userBlockSlot))?.schedule.activeAt(userBlockSlot) ?? [];
   }
 
@@ -649,6 +690,87 @@ class ProposerReplica {
     const outcomes = this.proposed.settle(chain);
     for (const outcome of outcomes) this.applyOutcome(outcome);
     if (outcomes.length > 0) this.metrics.queueDepth.set(this.book.depth);
+  }
+
+  /**
+   * Sync mode: settles fed items against the tip's chain — done once a settled
+   * slot's TransactionEntry holds them, recorded while an unsettled one does,
+   * fed again when that slot leaves the chain — and drops those whose
+   * blockhash the next slot would refuse.
+   */
+  private settleFed(): void {
+    const tip = this.follower.newestSlot;
+    const chain = [tip, ...this.follower.ancestors(tip)].flatMap((slot) => this.follower.record(slot) ?? []);
+    const { settled, recorded } = this.syncSettlement.update(chain);
+    const now = Date.now();
+    for (const key of settled.keys()) {
+      const item = this.book.get(key);
+      if (item !== undefined) this.book.finish(item, now)?.ack();
+      this.syncRecorded.delete(key);
+    }
+    let requeued = 0;
+    for (const key of this.syncRecorded) {
+      if (recorded.has(key)) continue;
+      this.syncRecorded.delete(key);
+      const item = this.book.get(key);
+      if (item !== undefined && this.book.markFed(item)) requeued += 1;
+    }
+    for (const key of recorded) {
+      const item = this.book.get(key);
+      if (item !== undefined && (item.state === "recorded" || this.book.markRecorded(item)))
+        this.syncRecorded.add(key);
+    }
+    if (requeued > 0) {
+      this.metrics.requeued.inc(requeued);
+      this.log.info(
+        { items: requeued },
+        "a slot that recorded accepted items left the chain: they wait again",
+      );
+    }
+    this.dropExpiredFed(tip);
+    this.syncSettlement.forgetBelow(tip - this.syncSettledRetentionSlots());
+    this.metrics.queueDepth.set(this.book.depth);
+  }
+
+  /**
+   * Sync mode: how long settled keys are remembered — long enough for a gone
+   * replica's items to reach the replica that adopts its key (its lease, a
+   * scan, an ack wait; twice over), never past the blockhash validity.
+   */
+  private syncSettledRetentionSlots(): number {
+    const { leaseMs, adoptionScanMs, intakeAckWaitMs } = this.settings;
+    const { slotDurationMs, blockhashValiditySlots } = this.genesis.timing;
+    return Math.min(
+      blockhashValiditySlots,
+      Math.ceil((2 * (leaseMs + adoptionScanMs + intakeAckWaitMs)) / slotDurationMs),
+    );
+  }
+
+  /**
+   * Sync mode: fed items whose oldest blockhash the bank of every slot still to
+   * come refuses — the slot after the tip, or the slot in progress by the clock
+   * when the ledger has stalled (skipped slots age blockhashes too).
+   */
+  private dropExpiredFed(tip: number): void {
+    const validity = this.genesis.timing.blockhashValiditySlots;
+    const next = Math.max(tip + 1, slotAt(this.genesis.timing, Date.now()));
+    this.drop(
+      this.book.fedWhere((item) => next - item.blockhashSlot > validity),
+      DROP_EXPIRED,
+      "blockhash_expired",
+    );
+  }
+
+  /** Sync mode: the live pool keys' identities, from the directory, ordered by identity (as an active set is). */
+  private async refreshSyncRouting(): Promise<void> {
+    const entries = await this.directory.list();
+    this.syncRouting = entries
+      .map((entry) => fromBase58(entry.identity))
+      .sort(compareBytes)
+      .filter((identity, i, all) => i === 0 || !bytesEqual(identity, all[i - 1]!));
+    const own = this.keys.own?.keypair.publicKey;
+    this.metrics.scheduled.set(own !== undefined && this.syncRouting.some((p) => bytesEqual(p, own)) ? 1 : 0);
+    this.metrics.activeProposers.set(this.syncRouting.length);
   }
 
   private applyOutcome(outcome: BlockOutcome): void {
@@ -691,7 +813,8 @@ class ProposerReplica {
   /** Sends JOIN (or LEAVE while leaving) when the tip's schedule does not have it yet; resends while not recorded. */
   private checkMembership(): void {
     const own = this.keys.own;
-    if (own === undefined || this.halted !== undefined || this.stopped) return;
+    // Sync mode has no UserBlocks: a member would be evicted for missing them, and routing needs no schedule.
+    if (this.sync || own === undefined || this.halted !== undefined || this.stopped) return;
     const tip = this.follower.newestSlot;
     const state = this.follower.state(tip);
     if (state === undefined) return;
@@ -931,6 +1054,11 @@ class ProposerReplica {
   private housekeeping(): void {
     const now = Date.now();
     this.book.prune(now);
+    if (this.sync) {
+      if (this.follower.caughtUp) this.dropExpiredFed(this.follower.newestSlot);
+      this.metrics.queueDepth.set(this.book.depth);
+      return;
+    }
     const u = this.currentUserBlockSlot();
     const expired = this.book.takeWaiting((item) => this.isExpiredFor(item, u));
     this.drop(expired, DROP_EXPIRED, "blockhash_expired");
@@ -966,6 +1094,7 @@ class ProposerReplica {
    * what still waits to the other proposers, then acknowledge and release.
    */
   private async drain(): Promise<void> {
+    if (this.sync) return this.drainSync();
     this.leaving = true;
     const started = Date.now();
     const budgetMs = Math.max(0, this.settings.shutdownDeadlineMs * 0.7 - 500);
@@ -1008,6 +1137,36 @@ class ProposerReplica {
     await this.follower.stop();
     await this.haltWatch.stop();
     this.log.info({ ms: Date.now() - started }, "left the proposer schedule and handed on its queue");
+  }
+
+  /**
+   * Sync mode's SIGTERM: new submissions are routed to the other replicas while
+   * what this one accepted settles (the leaders already have it, from INTAKE),
+   * within the shutdown deadline; then the keys are released — what is still
+   * pending stays in INTAKE, and the replica that adopts the key settles it.
+   */
+  private async drainSync(): Promise<void> {
+    this.leaving = true;
+    const started = Date.now();
+    const budgetMs = Math.max(0, this.settings.shutdownDeadlineMs * 0.7 - 500);
+    while (Date.now() - started < budgetMs && this.book.size > 0 && this.halted === undefined)
+      await this.sleep(this.genesis.timing.slotDurationMs / 4);
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await Promise.allSettled(this.inFlight);
+    await this.statusIndex.flush();
+    for (const { poolIndex, left } of await this.keys.releaseAll()) {
+      if (left > 0)
+        this.log.warn(
+          { poolIndex, items: left },
+          "items not settled yet: they stay in INTAKE for the replica that adopts this key",
+        );
+    }
+    this.metrics.scheduled.set(0);
+    this.forwarder.close();
+    await this.follower.stop();
+    await this.haltWatch.stop();
+    this.log.info({ ms: Date.now() - started }, "released its pool keys");
   }
 
   private every(intervalMs: number, work: () => unknown): void {

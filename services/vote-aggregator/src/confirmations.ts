@@ -11,7 +11,7 @@ import {
   toHex,
   VerdictLevel,
 } from "@simd23/core";
-import type { control } from "@simd23/proto";
+import type { control, tx } from "@simd23/proto";
 import type { UserBlockRef } from "@simd23/runtime";
 import type { AggregatorMetrics } from "./metrics.js";
 import { type LevelName, levelName, type StatusBook, signatureKey } from "./statuses.js";
@@ -81,6 +81,17 @@ interface Arrivals {
 }
 
 const L = ConfirmationLevel;
+
+/** The id of every transaction of an item (a bundle's in order); an item without a transaction has none. */
+function itemSignatures(item: tx.TransactionItem): Uint8Array[] {
+  const transactions =
+    item.item?.$case === "transaction"
+      ? [item.item.value]
+      : item.item?.$case === "bundle"
+        ? item.item.value.transactions
+        : [];
+  return transactions.flatMap((t) => (t.signatures[0] === undefined ? [] : [t.signatures[0]]));
+}
 
 /**
  * Turns what the streams say into confirmation levels (design.md §9, protocol.md §14):
@@ -182,15 +193,26 @@ export class ConfirmationEngine {
         timeMs: timeOf(entry.entryIndex),
       })),
     );
+    // Sync mode: the leader recorded the transactions themselves, each TransactionEntry at its arrival.
+    const entries = record.transactionEntries.map((entry) => ({
+      signatures: entry.items.flatMap(itemSignatures),
+      timeMs: timeOf(entry.entryIndex),
+    }));
     // Queued before the fork choice hears of the slot, so an optimistic confirmation it causes
     // is applied after the slot's transactions are known.
     this.schedule(state, async () => {
       const resolved = await Promise.all(
         blocks.map(async ({ block, timeMs }) => ({ block, timeMs, known: await this.knownBlock(block) })),
       );
-      const signatures = resolved.flatMap((r) => r.known?.signatures ?? []);
+      const signatures = [
+        ...resolved.flatMap((r) => r.known?.signatures ?? []),
+        ...entries.flatMap((e) => e.signatures),
+      ];
       state.recorded = signatures;
       await this.lookUpReceived(state, signatures);
+      for (const entry of entries)
+        for (const signature of entry.signatures)
+          this.emit(state, signature, L.CONFIRMATION_LEVEL_RECORDED, entry.timeMs);
       for (const { timeMs, known } of resolved) {
         if (known === undefined) continue;
         if (known.proposedAtMs !== undefined) {

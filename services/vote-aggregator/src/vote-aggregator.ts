@@ -206,7 +206,7 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
 
   follower.onEntry(({ entry, leader, time }) => {
     const payload = entry.entry?.payload?.$case;
-    if (payload === "userBlock" || payload === "votes") {
+    if (payload === "userBlock" || payload === "votes" || payload === "transactions") {
       engine.entryArrived(entry.slot, leader, entry.index, time.getTime());
     }
   });

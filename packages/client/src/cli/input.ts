@@ -118,6 +118,17 @@ export function parsePositiveNumber(text: string, what: string): number {
   return value;
 }
 
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+
+/** A duration in seconds from "20", "20s", "500ms", "2m" or "1h". */
+export function parseDuration(text: string, what: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
+  const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2] ?? "s"]! : Number.NaN;
+  if (!(seconds > 0))
+    throw new CliError(`${what}: expected a duration such as 20, 20s, 500ms or 2m, got "${text}"`);
+  return seconds;
+}
+
 /** For commander: a parser that reports a bad value as a one-line CliError naming the option. */
 export function argParser<T>(parse: (text: string, what: string) => T, what: string) {
   return (text: string): T => parse(text, what);

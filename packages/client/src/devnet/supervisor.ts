@@ -101,6 +101,8 @@ export class DevnetSupervisor {
   private readonly replicas = new Map<string, Replica>();
   /** Replicas being stopped or restarted on purpose: their exit is expected. */
   private readonly expectedExits = new Set<string>();
+  /** Replicas started (or restarted) and not yet healthy: a failure to boot is reported by bootHealthy. */
+  private readonly booting = new Set<string>();
   private stopping = false;
   private fileWritten = false;
   private readonly startedAtMs = Date.now();
@@ -176,13 +178,43 @@ export class DevnetSupervisor {
     } else {
       const child = await RoleProcess.start(options);
       child.onExit((code, signal) => {
-        if (this.expectedExits.has(name) || this.stopping) return;
+        if (this.expectedExits.has(name) || this.booting.has(name) || this.stopping) return;
+        if (this.replicas.get(name) !== child) return;
         this.events.onUnexpectedExit?.(name, code, signal, logTail(child.logFile));
       });
       started = child;
     }
+    this.booting.add(name);
     this.replicas.set(name, started);
     return started;
+  }
+
+  /**
+   * Waits until a replica that was just started is healthy. A process that could not bind its
+   * ports (another process took one between the free-port probe and its start) is started again
+   * on new ones, twice at most; any other failure throws with the end of its log.
+   */
+  private async bootHealthy(name: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      const replica = this.replicas.get(name);
+      if (replica === undefined) throw new Error(`${name} is not running`);
+      try {
+        await replica.waitHealthy(Math.max(1_000, deadline - Date.now()));
+        this.booting.delete(name);
+        return;
+      } catch (error) {
+        const tail = logTail(replica.logFile, 10);
+        const portTaken = tail.some((line) => line.includes("EADDRINUSE"));
+        if (replica instanceof RoleProcess && !replica.running && portTaken && attempt < 3) {
+          await this.startReplica(replica.options.role, replica.options.replica, replica.extraEnv);
+          if (this.fileWritten) this.writeFile();
+          continue;
+        }
+        this.booting.delete(name);
+        throw new Error(`${(error as Error).message}${tail.length > 0 ? `\n  ${tail.join("\n  ")}` : ""}`);
+      }
+    }
   }
 
   /** Every replica, leaders first, in role then replica order. */
@@ -264,16 +296,7 @@ export class DevnetSupervisor {
 
   /** Waits until every replica's readiness is SERVING; throws naming the first that is not, with its log's tail. */
   async waitHealthy(timeoutMs: number): Promise<void> {
-    await Promise.all(
-      this.list().map(async (replica) => {
-        try {
-          await replica.waitHealthy(timeoutMs);
-        } catch (error) {
-          const tail = logTail(replica.logFile, 10);
-          throw new Error(`${(error as Error).message}${tail.length > 0 ? `\n  ${tail.join("\n  ")}` : ""}`);
-        }
-      }),
-    );
+    await Promise.all(this.list().map((replica) => this.bootHealthy(replica.name, timeoutMs)));
   }
 
   /**
@@ -297,7 +320,7 @@ export class DevnetSupervisor {
       for (let i = 0; ordinals.length < count - current.length; i++) if (!used.has(i)) ordinals.push(i);
       const started = await Promise.all(ordinals.map((i) => this.startReplica("proposer", i)));
       this.writeFile();
-      await Promise.all(started.map((r) => r.waitHealthy(healthTimeoutMs)));
+      await Promise.all(started.map((r) => this.bootHealthy(r.name, healthTimeoutMs)));
       added.push(...started.map((r) => r.name));
     } else {
       const leaving = current.slice(count).reverse();
@@ -333,12 +356,13 @@ export class DevnetSupervisor {
     let code: number | null;
     try {
       code = replica.running ? await replica.stop() : await replica.exited;
+      this.booting.add(name);
       await replica.restart({ ...this.baseEnv(), ...env });
     } finally {
       this.expectedExits.delete(name);
     }
     this.writeFile();
-    await replica.waitHealthy(healthTimeoutMs);
+    await this.bootHealthy(name, healthTimeoutMs);
     return { code };
   }
 

@@ -63,6 +63,18 @@ export interface ExecuteOptions {
   readonly signatureCheck?: (transaction: ValidTransaction) => boolean;
 }
 
+/** What one item (a transaction, or a bundle as one unit) did in {@link Bank.executeItems}. */
+export interface ItemExecution {
+  /** One result per transaction of the item, in the item's own order. */
+  readonly results: readonly control.TransactionResult[];
+  /**
+   * Whether it paid a fee — and so changed the bank (fees, status cache,
+   * signature count, perhaps accounts). An item that did not left no trace:
+   * leaving it out of a TransactionEntry gives the same BankHash.
+   */
+  readonly charged: boolean;
+}
+
 /** Everything a snapshot carries; a frozen root bank produces it and a restored bank is built from it. */
 export interface BankSnapshotState {
   readonly genesisHash: Uint8Array;
@@ -315,6 +327,31 @@ export class Bank {
     return results;
   }
 
+  /**
+   * Sync mode: executes items in exactly the given order — the leader's own
+   * order, as its TransactionEntries record it — with the per-item rules of
+   * {@link executeUserBlockSlot} (an item that does not decode is reported
+   * InvalidTransaction; each unit runs checks, fees, then instructions). No
+   * ordering and no UserBlockSlot bookkeeping: results carry userBlockSlot 0
+   * and no proposer. Returns one ItemExecution per item, in input order.
+   */
+  executeItems(items: readonly tx.TransactionItem[], options: ExecuteOptions = {}): ItemExecution[] {
+    this.usable();
+    if (this.frozen !== null) throw new BankError(`bank ${this.slot} is frozen`);
+    const signatureCheck = options.signatureCheck ?? verifyTransactionSignatures;
+    return items.map((item) => {
+      const results: control.TransactionResult[] = [];
+      const context: UnitContext = { userBlockSlot: 0, proposer: new Uint8Array(0), signatureCheck, results };
+      const decoded = decodeTransactionItem(item, this.config.limits, { verifySignatures: false });
+      if (!decoded.ok) {
+        this.reportInvalid(item, context);
+        return { results, charged: false };
+      }
+      const charged = this.executeUnit(itemTransactions(decoded.value), context);
+      return { results, charged };
+    });
+  }
+
   /** Fixes the state, updates the lattice with this slot's changes and computes the BankHash. */
   freeze(lastPohHash: Uint8Array): Uint8Array {
     this.usable();
@@ -490,8 +527,9 @@ export class Bank {
    *     InsufficientFundsForFee and the unit runs no instruction.
    *  3. instructions, in order, on a scratch state, metered: the first failure
    *     discards the scratch (fees stay); otherwise it is committed.
+   * Returns whether any transaction of the unit paid its fee.
    */
-  private executeUnit(transactions: readonly ValidTransaction[], context: UnitContext): void {
+  private executeUnit(transactions: readonly ValidTransaction[], context: UnitContext): boolean {
     const count = transactions.length;
     const statuses: tx.ExecutionStatus[] = new Array(count).fill(Status.EXECUTION_STATUS_BUNDLE_ROLLED_BACK);
     const fees: bigint[] = new Array(count).fill(0n);
@@ -510,11 +548,12 @@ export class Bank {
       if (failure !== null) {
         statuses[i] = failure;
         emit();
-        return;
+        return false;
       }
       blockhashSlots.push(blockhashSlot!);
     }
     let everyFeePaid = true;
+    let anyFeePaid = false;
     for (let i = 0; i < count; i++) {
       const transaction = transactions[i]!;
       const fee = transactionFee(transaction, this.config.fees).total;
@@ -529,10 +568,11 @@ export class Bank {
       fees[i] = fee;
       this.cacheStatus(keyOf(transaction.id), blockhashSlots[i]!);
       this.signatures += transaction.signatureCount;
+      anyFeePaid = true;
     }
     if (!everyFeePaid) {
       emit();
-      return;
+      return anyFeePaid;
     }
     const scratch = new Map<Key, bigint>();
     for (let i = 0; i < count; i++) {
@@ -540,12 +580,13 @@ export class Bank {
       if (failure !== null) {
         statuses[i] = failure;
         emit();
-        return;
+        return true;
       }
     }
     for (const [key, lamports] of scratch) this.accounts.set(key, lamports);
     statuses.fill(Status.EXECUTION_STATUS_OK);
     emit();
+    return true;
   }
 
   /** Runs a transaction's instructions into scratch; returns the failure status, or null. */

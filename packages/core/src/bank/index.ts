@@ -6,6 +6,7 @@ export {
   createGenesisBank,
   type ExecutableItem,
   type ExecuteOptions,
+  type ItemExecution,
   type UserBlockForExecution,
 } from "./bank.js";
 export {
@@ -31,3 +32,4 @@ export {
   withLatticeKernel,
 } from "./lattice-kernel.js";
 export { decodeBankSnapshot, encodeBankSnapshot, SnapshotError } from "./snapshot.js";
+export { executeSyncSlot, type SyncSlotExecution, type SyncSlotInput } from "./sync.js";

@@ -95,4 +95,29 @@ describe("IntakeBook", () => {
     expect(book.popBest()).toBe(mine);
     expect(book.popBest()).toBeUndefined();
   });
+  it("sync mode: a fed item counts against the limit until recorded, counts again when fed again, and is never in the queue", () => {
+    const book = new IntakeBook(2, 60_000);
+    const [a, b, c] = [pendingItem(), pendingItem(), pendingItem()];
+    book.reserve(a);
+    book.feed(a);
+    book.takeOverFed(b);
+    expect([book.depth, book.full]).toEqual([2, true]);
+    expect(book.popBest()).toBeUndefined();
+    expect(book.fedWhere(() => true)).toEqual([a, b]);
+    expect(book.markRecorded(a)).toBe(true);
+    expect(book.markRecorded(a)).toBe(false);
+    expect(book.depth).toBe(1);
+    expect(book.fedWhere(() => true)).toEqual([b]);
+    expect(book.markFed(a)).toBe(true);
+    expect(book.depth).toBe(2);
+    const message = delivery();
+    expect(book.attach(b.key, message)).toBe("held");
+    expect(book.finish(b, 1_000)).toBe(message);
+    expect(book.depth).toBe(1);
+    // A key settled by another replica's item: its delivery is acknowledged at once.
+    book.rememberFinished(c.key, 1_000);
+    expect(book.attach(c.key, delivery())).toBe("settled");
+    expect(book.forgetPool(a.poolIndex)).toEqual([a]);
+    expect(book.depth).toBe(0);
+  });
 });

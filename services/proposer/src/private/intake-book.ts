@@ -8,9 +8,11 @@ import { PriorityQueue } from "./priority-queue.js";
  * Where an accepted transaction is: `storing` while its INTAKE publish is in
  * flight (it counts against the queue but cannot be proposed yet), `waiting`
  * for a UserBlock, `proposed` in a published UserBlock whose recording is not
- * decided yet.
+ * decided yet. Sync mode has no UserBlocks: a stored item is `fed` — the
+ * leaders read it from INTAKE — until a TransactionEntry on the tip's chain
+ * holds it (`recorded`), which is not settled yet.
  */
-export type PendingState = "storing" | "waiting" | "proposed";
+export type PendingState = "storing" | "waiting" | "proposed" | "fed" | "recorded";
 
 /** One accepted transaction or bundle, from intake until it is recorded or dropped. */
 export interface PendingItem {
@@ -66,6 +68,7 @@ export class IntakeBook {
   private readonly queue = new PriorityQueue<PendingItem>(compareForBlock);
   private readonly finished = new Map<string, number>();
   private storing = 0;
+  private fed = 0;
   private sequence = 0;
 
   constructor(
@@ -75,9 +78,9 @@ export class IntakeBook {
     private readonly finishedRetentionMs: number,
   ) {}
 
-  /** Transactions waiting for a UserBlock (and those being stored, which will). */
+  /** Transactions waiting for a UserBlock (and those being stored, which will); in sync mode, fed and not yet recorded. */
   get depth(): number {
-    return this.queue.size + this.storing;
+    return this.queue.size + this.storing + this.fed;
   }
 
   /** Everything acknowledged and not finished: waiting, storing and proposed. */
@@ -116,6 +119,45 @@ export class IntakeBook {
     this.storing -= 1;
     item.state = "waiting";
     this.queue.push(item);
+  }
+
+  /** Sync mode: its INTAKE publish was acknowledged, so the leaders have it: it waits for a TransactionEntry. */
+  feed(item: PendingItem): void {
+    if (this.pending.get(item.key) !== item || item.state !== "storing") return;
+    this.storing -= 1;
+    item.state = "fed";
+    this.fed += 1;
+  }
+
+  /** Sync mode: a stored transaction this replica did not accept itself (redelivered or adopted): the leaders have it. */
+  takeOverFed(item: PendingItem): void {
+    if (this.knows(item.key)) throw new Error(`transaction ${item.key} is already known`);
+    item.state = "fed";
+    this.pending.set(item.key, item);
+    this.fed += 1;
+  }
+
+  /** Sync mode: a TransactionEntry on the tip's chain holds it (not settled yet); false when it was not fed. */
+  markRecorded(item: PendingItem): boolean {
+    if (this.pending.get(item.key) !== item || item.state !== "fed") return false;
+    item.state = "recorded";
+    this.fed -= 1;
+    return true;
+  }
+
+  /** Sync mode: the slot that held it left the tip's chain before it settled; false when it was not recorded. */
+  markFed(item: PendingItem): boolean {
+    if (this.pending.get(item.key) !== item || item.state !== "recorded") return false;
+    item.state = "fed";
+    this.fed += 1;
+    return true;
+  }
+
+  /** Sync mode: the fed items matching the predicate (they stay pending until finished). */
+  fedWhere(predicate: (item: PendingItem) => boolean): PendingItem[] {
+    const out: PendingItem[] = [];
+    for (const item of this.pending.values()) if (item.state === "fed" && predicate(item)) out.push(item);
+    return out;
   }
 
   /** Its INTAKE publish failed: it was never acknowledged, so it is forgotten. */
@@ -169,9 +211,15 @@ export class IntakeBook {
   finish(item: PendingItem, nowMs: number): DeliveredMessage | undefined {
     if (this.pending.get(item.key) !== item) return undefined;
     if (item.state === "storing") this.storing -= 1;
+    if (item.state === "fed") this.fed -= 1;
     this.pending.delete(item.key);
     this.finished.set(item.key, nowMs);
     return item.message;
+  }
+
+  /** An id this replica never held that is known to be done (a later delivery of it is `settled`). */
+  rememberFinished(key: string, nowMs: number): void {
+    if (!this.pending.has(key)) this.finished.set(key, nowMs);
   }
 
   /** Removes waiting items matching the predicate from the queue (they stay pending until finished). */
@@ -185,6 +233,7 @@ export class IntakeBook {
     for (const item of this.pending.values()) {
       if (item.poolIndex !== poolIndex) continue;
       if (item.state === "storing") this.storing -= 1;
+      if (item.state === "fed") this.fed -= 1;
       this.pending.delete(item.key);
       forgotten.push(item);
     }

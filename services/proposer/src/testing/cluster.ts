@@ -6,6 +6,7 @@ import { credentials, Metadata } from "@grpc/grpc-js";
 import { type Bus, createMemoryBus, createMemoryBusServer, type MemoryBusServer } from "@simd23/bus";
 import {
   createTestnetGenesis,
+  type ExecutionMode,
   encodeTransactionMessage,
   type Genesis,
   genesisToJson,
@@ -39,6 +40,8 @@ export const FAST_TIMING: Partial<Omit<Timing, "startTimeMs">> = {
 
 export interface InProcessClusterOptions {
   readonly proposerPool?: number;
+  /** The genesis's execution mode (default async); a sync cluster's ledger comes from the test, not `ledger`. */
+  readonly mode?: ExecutionMode;
   readonly timing?: Partial<Omit<Timing, "startTimeMs">>;
   readonly ledger?: Omit<TestLedgerOptions, "bus" | "genesis" | "clusterSeed">;
   /** Extra proposer environment (SIMD23_PROPOSER_*, SIMD23_FAULT_*). */
@@ -80,6 +83,7 @@ export class InProcessCluster {
       proposerPool: options.proposerPool ?? 4,
       startTimeMs: BigInt(Date.now()),
       timing: { ...FAST_TIMING, ...options.timing },
+      ...(options.mode === undefined ? {} : { mode: options.mode }),
     });
     writeFileSync(this.genesisPath, genesisToJson(this.genesis));
     this.bus = this.connectBus();

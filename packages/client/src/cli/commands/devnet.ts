@@ -27,7 +27,7 @@ export const DEVNET_TIMING = {
   ticksPerSlot: 16,
   hashesPerTick: 12_500,
   proposerHashesPerTick: 1_250,
-  graceTicks: 2,
+  graceTicks: 4,
   proposerEvictionUserBlockSlots: 16,
   slotsPerEpoch: 8_192,
 } as const satisfies Partial<Omit<Timing, "startTimeMs">>;
@@ -272,10 +272,13 @@ async function runDevnet(flags: DevnetFlags): Promise<void> {
     if (error instanceof CliError) throw error;
   }
   const json = flags.json === true;
+  // After a hangup the terminal is gone: writing to it would fail, so the devnet stops quietly.
+  let silent = false;
   const say = (line: string, event?: Record<string, unknown>) => {
+    if (silent) return;
     if (json) {
       if (event !== undefined) printJson(event);
-    } else printLine(line);
+    } else if (line !== "") printLine(line);
   };
 
   const clusterSeed = randomBytes(32);
@@ -358,6 +361,7 @@ async function runDevnet(flags: DevnetFlags): Promise<void> {
     {
       onUnexpectedExit(name, code, signal, tail) {
         unexpected++;
+        if (silent) return;
         clearStatus();
         if (json) printJson({ event: "exit", name, code, signal, logTail: tail });
         else {
@@ -372,7 +376,7 @@ async function runDevnet(flags: DevnetFlags): Promise<void> {
   const tty = process.stdout.isTTY === true && !json;
   let statusShown = false;
   function clearStatus(): void {
-    if (tty && statusShown) {
+    if (tty && statusShown && !silent) {
       process.stdout.write("\r\x1b[2K");
       statusShown = false;
     }
@@ -392,7 +396,7 @@ async function runDevnet(flags: DevnetFlags): Promise<void> {
       await control?.close();
       const report = await supervisor.stop();
       for (const line of describeStop(report)) say(line);
-      if (json) printJson({ event: "stopped", ...report });
+      say("", { event: "stopped", ...report });
       const clean = report.exits.every((e) => e.code === 0) && report.cleanupError === undefined;
       process.exitCode = exitCode !== 0 ? exitCode : clean && unexpected === 0 ? 0 : 1;
     })();
@@ -402,7 +406,8 @@ async function runDevnet(flags: DevnetFlags): Promise<void> {
   process.once("exit", () => supervisor.killEverything());
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
+    if (signal === "SIGHUP") silent = true;
+    else signals++;
     // A second Ctrl-C: no waiting for graceful shutdowns (the exit hook kills what runs).
     if (signals > 1) process.exit(130);
     void shutdown(signal, 0);
@@ -491,7 +496,7 @@ async function runDevnet(flags: DevnetFlags): Promise<void> {
       );
       for (const line of endpointLines(supervisor)) printLine(line);
       printLine(
-        "try: simd23 transfer --to $(simd23 keygen --json | jq -r .pubkey) --amount 1000   ·   simd23 watch   ·   Ctrl-C stops the devnet",
+        "next, in another terminal: pnpm -s simd23 watch · pnpm -s simd23 keygen · pnpm -s simd23 transfer --to <pubkey> --amount 1000 · pnpm -s simd23 devnet scale --proposers 4 — Ctrl-C here stops the devnet",
       );
     }
   } catch (error) {
@@ -506,11 +511,11 @@ async function runDevnet(flags: DevnetFlags): Promise<void> {
     sampling = true;
     try {
       const status = await sampler.sample();
-      if (shuttingDown !== undefined) return;
+      if (shuttingDown !== undefined || silent) return;
       if (json) printJson({ event: "status", ...statusJson(status) });
       else if (tty) {
         process.stdout.write(
-          `\r\x1b[2K${formatStatusLine(status).slice(0, Math.max(20, (process.stdout.columns ?? 200) - 1))}`,
+          `\r\x1b[2K${formatStatusLine(status).slice(0, Math.max(20, (process.stdout.columns || 200) - 1))}`,
         );
         statusShown = true;
       } else printLine(formatStatusLine(status));
