@@ -6,10 +6,10 @@ import { type ClientReadableStream, credentials, status } from "@grpc/grpc-js";
 import { type Bus, connectNatsBus } from "@simd23/bus";
 import { ConfirmationLevel, createTestnetGenesis, genesisToJson, VerdictLevel } from "@simd23/core";
 import { control, voteaggregator } from "@simd23/proto";
+import { TestLedger as TestCluster } from "@simd23/runtime/testing";
 import { connectRedisStore, type Store } from "@simd23/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RoleProcess } from "../../packages/client/src/devnet/processes.js";
-import { TestCluster } from "../../services/vote-aggregator/src/private/test-cluster.js";
 
 // The vote aggregator as its own process (node services/vote-aggregator/dist/main.js) on the
 // real NATS and Redis; the test plays the leader, the proposers, the validators and the

@@ -22,14 +22,8 @@ import {
   utf8,
 } from "@simd23/core";
 import { control, proposer } from "@simd23/proto";
-import {
-  openBankHashReportMessage,
-  openVoteMessage,
-  ProposerDirectory,
-  startRepairServer,
-  subjects,
-  TestLedger,
-} from "@simd23/runtime";
+import { openBankHashReportMessage, openVoteMessage, ProposerDirectory, subjects } from "@simd23/runtime";
+import { startRepairServer, TestLedger } from "@simd23/runtime/testing";
 import { connectRedisStore, type Store } from "@simd23/store";
 import { afterEach, describe, expect, it } from "vitest";
 import { RoleProcess, roleEntryPoint } from "../../packages/client/src/devnet/processes.js";

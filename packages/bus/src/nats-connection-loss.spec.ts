@@ -93,6 +93,15 @@ describe("NATS adapter across a server crash and restart", () => {
       },
     );
 
+    // A live replay across the restart: its ordered consumer dies with the server, and the replay
+    // goes on after the last message it delivered — every message once, in order.
+    const replayed: { seq: number; body: string }[] = [];
+    const live = bus.replay({ stream: "LEDGER", start: "all" });
+    const reading = (async () => {
+      for await (const message of live)
+        replayed.push({ seq: message.seq, body: new TextDecoder().decode(message.data) });
+    })();
+
     const acknowledged = new Set<string>();
     const failures: BusError[] = [];
     let publishing = true;
@@ -139,6 +148,12 @@ describe("NATS adapter across a server crash and restart", () => {
       stored.add(new TextDecoder().decode(message.data));
     }
     expect([...acknowledged].filter((body) => !stored.has(body))).toEqual([]);
+    await waitFor("the live replay to deliver everything stored", () =>
+      [...stored].every((body) => replayed.some((r) => r.body === body)),
+    );
+    live.stop();
+    await reading;
+    expect(replayed.map((r) => r.seq)).toEqual(replayed.map((_, i) => i + 1));
     await consumer.stop();
     await bus.close();
     expect(bus.status).toBe("closed");

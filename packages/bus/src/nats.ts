@@ -337,11 +337,11 @@ class NatsBus implements Bus {
 
   replay(options: ReplayOptions): Replay {
     const replay = new NatsReplay(
-      async () => {
+      async (resumeAt) => {
         this.#checkOpen();
         const stream = checkStreamName(options.stream);
         const filters = checkFilterSubjects(stream, options.filterSubjects);
-        const start = checkStart(options.start);
+        const start = resumeAt ?? checkStart(options.start);
         this.#checkFilterCount(filters);
         this.#checkConnected();
         const natsStream = this.#natsStreams[stream];
@@ -357,6 +357,7 @@ class NatsBus implements Bus {
           throw toBusError(error, `replaying ${stream}`);
         }
       },
+      options.start === "new",
       this.#prefix.length,
       () => this.#replays.delete(replay),
     );
@@ -586,16 +587,34 @@ interface ReplayPlan {
   readonly stopAtEnd: boolean;
 }
 
-/** A replay on an ordered consumer, which the client recreates on gaps and reconnects. */
+/** Errors after which a replay is opened again where it left off: the server or the connection came back. */
+const RESUMABLE: ReadonlySet<string> = new Set(["DISCONNECTED", "TIMEOUT", "REJECTED"]);
+
+/**
+ * A replay on an ordered consumer. An ordered consumer lives on one server and dies with it (a
+ * restart answers "consumer not found"), and a lost connection ends its messages: the replay then
+ * opens a new one after the last message it delivered, with a backoff while the server is away,
+ * so a reader sees every message once, in order, across restarts. Only a closed bus, a deleted
+ * stream or bad options end it with an error.
+ */
 class NatsReplay implements Replay {
-  readonly #plan: () => Promise<ReplayPlan>;
+  readonly #plan: (resumeAt: StartPosition | undefined) => Promise<ReplayPlan>;
+  /** Started at "new": resuming before the first message must start after the first plan's last one. */
+  readonly #startsNew: boolean;
   readonly #prefixLength: number;
   readonly #onDone: () => void;
   #stopped = false;
   #messages: ConsumerMessages | undefined;
+  #wake: (() => void) | undefined;
 
-  constructor(plan: () => Promise<ReplayPlan>, prefixLength: number, onDone: () => void) {
+  constructor(
+    plan: (resumeAt: StartPosition | undefined) => Promise<ReplayPlan>,
+    startsNew: boolean,
+    prefixLength: number,
+    onDone: () => void,
+  ) {
     this.#plan = plan;
+    this.#startsNew = startsNew;
     this.#prefixLength = prefixLength;
     this.#onDone = onDone;
   }
@@ -603,40 +622,81 @@ class NatsReplay implements Replay {
   stop(): void {
     this.#stopped = true;
     this.#messages?.stop();
+    this.#wake?.();
+  }
+
+  async #pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<StoredMessage> {
-    let consumer: JsConsumer | undefined;
+    let resumeAt: StartPosition | undefined;
+    /** With stopAtEnd: the last sequence stored when the replay began (kept across resumptions). */
+    let endSeq: number | undefined;
+    let failures = 0;
     try {
-      const plan = await this.#plan();
-      consumer = plan.consumer;
-      if (this.#stopped || (plan.stopAtEnd && plan.remaining === 0)) return;
-      const messages = await consumer.consume({
-        max_messages: REPLAY_BATCH,
-        abort_on_missing_resource: true,
-      });
-      this.#messages = messages;
-      if (this.#stopped) messages.stop();
-      try {
-        for await (const msg of messages) {
-          if (plan.stopAtEnd && msg.seq > plan.endSeq) return;
-          yield {
-            stream: plan.stream,
-            subject: msg.subject.slice(this.#prefixLength),
-            data: plainBytes(msg.data),
-            headers: fromNatsHeaders(msg.headers),
-            seq: msg.seq,
-            time: msg.time,
-          };
-          if (plan.stopAtEnd && (msg.seq >= plan.endSeq || msg.info.pending === 0)) return;
+      while (!this.#stopped) {
+        let plan: ReplayPlan;
+        try {
+          plan = await this.#plan(resumeAt);
+        } catch (error) {
+          const busError = toBusError(error, "replaying");
+          if (this.#stopped) return;
+          if (!RESUMABLE.has(busError.code)) throw busError;
+          await this.#pause(Math.min(RECONNECT_MAX_DELAY_MS, RECONNECT_MIN_DELAY_MS * 2 ** failures++));
+          continue;
         }
-      } catch (error) {
-        if (!this.#stopped) throw toBusError(error, `replaying ${plan.stream}`);
+        endSeq ??= plan.endSeq;
+        if (resumeAt === undefined && this.#startsNew) resumeAt = { sequence: plan.endSeq + 1 };
+        const consumer = plan.consumer;
+        try {
+          if (this.#stopped) return;
+          // Nothing left at or before the end the replay began with.
+          const pastEnd =
+            typeof resumeAt === "object" && "sequence" in resumeAt && resumeAt.sequence > endSeq;
+          if (plan.stopAtEnd && (plan.remaining === 0 || pastEnd)) return;
+          const messages = await consumer.consume({
+            max_messages: REPLAY_BATCH,
+            abort_on_missing_resource: true,
+          });
+          this.#messages = messages;
+          if (this.#stopped) messages.stop();
+          for await (const msg of messages) {
+            if (plan.stopAtEnd && msg.seq > endSeq) return;
+            failures = 0;
+            resumeAt = { sequence: msg.seq + 1 };
+            yield {
+              stream: plan.stream,
+              subject: msg.subject.slice(this.#prefixLength),
+              data: plainBytes(msg.data),
+              headers: fromNatsHeaders(msg.headers),
+              seq: msg.seq,
+              time: msg.time,
+            };
+            if (plan.stopAtEnd && (msg.seq >= endSeq || msg.info.pending === 0)) return;
+          }
+        } catch (error) {
+          const busError = toBusError(error, `replaying ${plan.stream}`);
+          if (this.#stopped) return;
+          if (!RESUMABLE.has(busError.code)) throw busError;
+        } finally {
+          this.#messages?.stop();
+          this.#messages = undefined;
+          consumer.delete().catch(() => undefined);
+        }
+        if (this.#stopped) return;
+        // The messages ended without a stop: the consumer or the connection is gone. Open a new one.
+        await this.#pause(Math.min(RECONNECT_MAX_DELAY_MS, RECONNECT_MIN_DELAY_MS * 2 ** failures++));
       }
     } finally {
       this.#stopped = true;
-      this.#messages?.stop();
-      consumer?.delete().catch(() => undefined);
       this.#onDone();
     }
   }

@@ -116,6 +116,7 @@ export {
   voteSigningInput,
 } from "./consensus/index.js";
 export {
+  authorizeEnvelope,
   ENVELOPE_DOMAIN,
   ENVELOPE_KINDS,
   EnvelopeError,
@@ -129,6 +130,8 @@ export {
   openEnvelope,
   type ProducerRole,
   producerRoleOf,
+  type ReadEnvelopeResult,
+  readEnvelope,
   type SignedEnvelope,
   sealEnvelope,
   signEnvelope,

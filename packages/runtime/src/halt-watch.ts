@@ -1,6 +1,7 @@
 import type { Bus, Replay } from "@simd23/bus";
 import { EnvelopeKind, type Genesis, openEnvelope } from "@simd23/core";
 import { control } from "@simd23/proto";
+import type { MessageRefusals } from "./message-refusals.js";
 import { subjects } from "./subjects.js";
 
 export interface HaltWatchOptions {
@@ -9,6 +10,8 @@ export interface HaltWatchOptions {
   readonly onHalt: (halt: control.Halt) => void;
   /** A message on the halt subject that is not a valid halt signed by the genesis verifier. */
   readonly onForgery?: (detail: string) => void;
+  /** Where such messages are counted (CONTROL), with the envelope's reason. */
+  readonly refusals?: MessageRefusals;
 }
 
 /**
@@ -38,14 +41,14 @@ export class HaltWatch {
       for await (const message of replay) {
         const opened = openEnvelope(this.options.genesis, message.data, EnvelopeKind.KIND_HALT);
         if (!opened.ok) {
-          this.options.onForgery?.(opened.error.message);
+          this.forgery(opened.error.code, opened.error.message);
           continue;
         }
         let halt: control.Halt;
         try {
           halt = control.Halt.decode(opened.envelope.body);
         } catch (error) {
-          this.options.onForgery?.(`a signed halt that does not decode: ${(error as Error).message}`);
+          this.forgery("malformed", `a signed halt that does not decode: ${(error as Error).message}`);
           continue;
         }
         if (this.haltSeen === undefined) {
@@ -59,5 +62,10 @@ export class HaltWatch {
   async stop(): Promise<void> {
     this.replay?.stop();
     await this.running;
+  }
+
+  private forgery(reason: string, detail: string): void {
+    this.options.refusals?.refuse("CONTROL", reason, detail);
+    this.options.onForgery?.(detail);
   }
 }

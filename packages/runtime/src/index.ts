@@ -18,12 +18,27 @@ export {
   verifierKeypair,
 } from "./identity.js";
 export {
+  intakePoolIndex,
+  type OpenedIntake,
+  type OpenedIntakeItem,
+  openEnvelopeOffLoop,
+  openIntakeItemMessage,
+  openIntakeItemOffLoop,
+  sealIntakeItem,
+} from "./intake-items.js";
+export {
   type ArrivingEntry,
   type DeadSlot,
   type FollowedSlot,
   LedgerFollower,
   type LedgerFollowerOptions,
 } from "./ledger-follower.js";
+export {
+  COMMON_REFUSAL_REASONS,
+  MessageRefusals,
+  type MessageRefusalsOptions,
+  refusalLabel,
+} from "./message-refusals.js";
 export { PriorityQueue } from "./priority-queue.js";
 export { ProposerDirectory, type ProposerEntry } from "./proposer-directory.js";
 export { SignedPublisher } from "./publisher.js";
@@ -40,13 +55,12 @@ export {
 export {
   preverifyItemSignatures,
   preverifySignatures,
+  verifySignatureOffLoop,
   verifyTransactionOffLoop,
 } from "./signature-check.js";
 export { SnapshotStore, type StoredSnapshot } from "./snapshot-store.js";
 export { type ProgressLevelName, StatusIndex, type StatusIndexOptions, toStatus } from "./status-index.js";
 export { subjects } from "./subjects.js";
-export { type SyncSlotOptions, SyncTestLedger } from "./sync-test-ledger.js";
-export { startRepairServer, TestLedger } from "./test-ledger.js";
 export {
   type UserBlockFetch,
   type UserBlockRef,

@@ -17,6 +17,7 @@ import {
   toHex,
 } from "@simd23/core";
 import type { ledger } from "@simd23/proto";
+import type { MessageRefusals } from "./message-refusals.js";
 import { subjects } from "./subjects.js";
 
 /** A slot that replayed cleanly on its parent. */
@@ -48,6 +49,14 @@ export interface LedgerFollowerOptions {
    * them before it wrote its snapshot. Every other rule still runs.
    */
   readonly trustPohThroughSlot?: number;
+  /**
+   * Skips PoH verification of every slot (each is still signed by the leader it names, whose
+   * place in the leader schedule the replay checks with every other rule). For a role that does
+   * not vote and so never vouches for a slot: a proposer (protocol.d/31-proposer.md, 31.7).
+   */
+  readonly trustScheduledLeaderPoh?: boolean;
+  /** Where refused LEDGER messages are counted (otherwise they are reported to onError). */
+  readonly refusals?: MessageRefusals;
   /** Keeps this many slots below the newest one (and never drops ancestors of a set root's descendants). */
   readonly retainSlots?: number;
   readonly verifyPoh?: AsyncPohVerifier;
@@ -217,12 +226,20 @@ export class LedgerFollower {
     this.options.onError?.(error);
   }
 
+  /** A LEDGER message refused: counted when the role gave its refusals, reported otherwise. */
+  private refuse(reason: string, detail: string): void {
+    if (this.options.refusals === undefined) this.report(new Error(detail));
+    else this.options.refusals.refuse("LEDGER", reason, detail);
+  }
+
   private async handle(message: StoredMessage): Promise<void> {
     this.lastSequence = Math.max(this.lastSequence, message.seq);
     const opened = openEnvelope(this.options.context.genesis, message.data, EnvelopeKind.KIND_LEDGER);
-    if (!opened.ok) return this.report(new Error(`LEDGER seq ${message.seq}: ${opened.error.message}`));
+    if (!opened.ok)
+      return this.refuse(opened.error.code, `LEDGER seq ${message.seq}: ${opened.error.message}`);
     const decoded = decodeLedgerMessage(opened.envelope.body);
-    if (!decoded.ok) return this.report(new Error(`LEDGER seq ${message.seq}: ${decoded.violation.detail}`));
+    if (!decoded.ok)
+      return this.refuse("malformed", `LEDGER seq ${message.seq}: ${decoded.violation.detail}`);
     const kind = decoded.message.kind;
     if (kind === undefined) return;
     const slot = kind.value.slot;
@@ -266,8 +283,9 @@ export class LedgerFollower {
     // slot names (checked against the schedule by the replayer) may sign its
     // slot. A forgery is dropped, not marked dead, so it cannot kill the real slot.
     if (!bytesEqual(pending.leader, start.leader)) {
-      return this.report(
-        new Error(`slot ${start.slot}: signed by ${toHex(pending.leader)}, not by the leader it names`),
+      return this.refuse(
+        "wrong-signer",
+        `slot ${start.slot}: signed by ${toHex(pending.leader)}, not by the leader it names`,
       );
     }
     if (this.dead.has(start.parentSlot)) {
@@ -303,7 +321,7 @@ export class LedgerFollower {
     if (!grouped.ok) return this.markDead(pending, grouped.violation);
     const trusted = this.options.trustPohThroughSlot ?? -1;
     const verify: AsyncPohVerifier =
-      start.slot <= trusted
+      start.slot <= trusted || this.options.trustScheduledLeaderPoh === true
         ? async (_start: Uint8Array, _entries: readonly PohEntry[]) => -1
         : (this.options.verifyPoh ?? firstInvalidEntryAsync);
     const replay = await replaySlotAsync(this.options.context, parent.state, grouped.slot, verify);

@@ -18,7 +18,7 @@ import { createMemoryStore, type Store } from "@simd23/store";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProposerDirectory } from "./proposer-directory.js";
 import { type BankHashMismatch, type ExecutedSlot, ReplayPipeline } from "./replay-pipeline.js";
-import { SyncTestLedger } from "./sync-test-ledger.js";
+import { SyncTestLedger } from "./testing/index.js";
 
 const seed = sha256(utf8("simd23/replay-pipeline-sync-spec"));
 const genesis = createTestnetGenesis({

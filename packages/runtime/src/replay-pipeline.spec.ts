@@ -26,7 +26,7 @@ import {
   type RepairEvent,
   ReplayPipeline,
 } from "./replay-pipeline.js";
-import { startRepairServer, TestLedger } from "./test-ledger.js";
+import { startRepairServer, TestLedger } from "./testing/index.js";
 
 const seed = sha256(utf8("simd23/replay-pipeline-spec"));
 const genesis = createTestnetGenesis({

@@ -18,6 +18,7 @@ import {
 } from "@simd23/core";
 import type { control } from "@simd23/proto";
 import { type DeadSlot, type FollowedSlot, LedgerFollower } from "./ledger-follower.js";
+import type { MessageRefusals } from "./message-refusals.js";
 import type { ProposerDirectory } from "./proposer-directory.js";
 import { preverifyItemSignatures, preverifySignatures } from "./signature-check.js";
 import { subjects } from "./subjects.js";
@@ -48,6 +49,8 @@ export interface ReplayPipelineOptions {
   /** Retry backoff for a missing UserBlock: doubles from the minimum up to the maximum (defaults 50 ms, 2 s). */
   readonly repairBackoffMinMs?: number;
   readonly repairBackoffMaxMs?: number;
+  /** Where refused LEDGER messages are counted (otherwise they go to onError). */
+  readonly refusals?: MessageRefusals;
   /** A failure the pipeline survived (a refused LEDGER message, a consumer or execution error): log it. */
   readonly onError?: (error: Error) => void;
   /** A UserBlock fetch attempt that failed (it is retried): worth a debug line. */
@@ -190,6 +193,7 @@ export class ReplayPipeline {
       ...(options.trustPohThroughSlot === undefined
         ? {}
         : { trustPohThroughSlot: options.trustPohThroughSlot }),
+      ...(options.refusals ? { refusals: options.refusals } : {}),
       ...(options.onError ? { onError: options.onError } : {}),
     });
     this.follower.onSlot((followed) => this.track(followed));
@@ -347,6 +351,7 @@ export class ReplayPipeline {
     await this.follower.stop();
     await this.liveBlocksRunning;
     await this.executionRunning;
+    this.source.close();
   }
 
   /**

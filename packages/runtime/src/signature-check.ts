@@ -30,7 +30,11 @@ function keyObject(publicKey: Uint8Array): KeyObject {
 }
 
 /** One ed25519 verification on libuv's thread pool: the event loop stays free meanwhile. */
-function verifyOffLoop(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+export function verifySignatureOffLoop(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
   if (publicKey.length !== PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES)
     return Promise.resolve(false);
   let key: KeyObject;
@@ -47,7 +51,9 @@ function verifyOffLoop(publicKey: Uint8Array, message: Uint8Array, signature: Ui
 async function transactionVerifies(transaction: ValidTransaction): Promise<boolean> {
   const message = signingInput(TRANSACTION_SIGNING_DOMAIN, transaction.wire.message);
   const { signers } = transaction.message;
-  const checks = signers.map((signer, i) => verifyOffLoop(signer, message, transaction.wire.signatures[i]!));
+  const checks = signers.map((signer, i) =>
+    verifySignatureOffLoop(signer, message, transaction.wire.signatures[i]!),
+  );
   return (await Promise.all(checks)).every(Boolean);
 }
 

@@ -1,4 +1,4 @@
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import type { Bus } from "@simd23/bus";
 import {
   bytesEqual,
@@ -11,6 +11,7 @@ import {
   type WellFormedUserBlock,
 } from "@simd23/core";
 import { proposer, userblock } from "@simd23/proto";
+import { callUnary } from "@simd23/service-kit";
 import type { ProposerDirectory } from "./proposer-directory.js";
 import { subjects } from "./subjects.js";
 
@@ -36,7 +37,11 @@ export interface UserBlockSourceOptions {
   /** Fault injection: the stream's copies of these proposers' blocks are ignored, as if lost on the way. */
   readonly ignoreStreamFrom?: ReadonlySet<string>;
   readonly repairTimeoutMs?: number;
+  /** Repair clients kept open, one per proposer address (the least recently used is closed past this). */
+  readonly repairClientLimit?: number;
 }
+
+const DEFAULT_REPAIR_CLIENTS = 64;
 
 /**
  * Finds the UserBlock a UserBlockEntry names: from memory, from the USERBLOCKS
@@ -47,9 +52,17 @@ export interface UserBlockSourceOptions {
 export class UserBlockSource {
   private readonly cache = new Map<string, WellFormedUserBlock>();
   private readonly cacheLimit: number;
+  /** One gRPC client per proposer address, most recently used last: a repair reuses its connection. */
+  private readonly clients = new Map<string, proposer.ProposerServiceClient>();
 
   constructor(private readonly options: UserBlockSourceOptions) {
     this.cacheLimit = options.cacheLimit ?? 256;
+  }
+
+  /** Closes the repair clients; a later repair opens them again. */
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
   }
 
   /** Keeps a block that arrived some other way (a live USERBLOCKS consumer). */
@@ -111,15 +124,12 @@ export class UserBlockSource {
     const address = await this.options.directory.addressOf(ref.proposer);
     if (address === undefined)
       return { ok: false, reason: "MISSING", detail: "its proposer is not in the directory" };
-    const client = new proposer.ProposerServiceClient(address, credentials.createInsecure());
+    const client = this.clientFor(address);
     try {
-      const response = await new Promise<proposer.GetUserBlockResponse>((resolve, reject) =>
-        client.getUserBlock(
-          { blockHash: ref.blockHash },
-          new Metadata(),
-          { deadline: new Date(Date.now() + (this.options.repairTimeoutMs ?? 2_000)) },
-          (error, value) => (error ? reject(error) : resolve(value)),
-        ),
+      const response = await callUnary(
+        client.getUserBlock.bind(client),
+        { blockHash: ref.blockHash },
+        { timeoutMs: this.options.repairTimeoutMs ?? 2_000 },
       );
       if (!response.userBlock) return { ok: false, reason: "MISSING", detail: `${address} does not have it` };
       const bytes = userblock.UserBlock.encode(response.userBlock).finish();
@@ -133,8 +143,23 @@ export class UserBlockSource {
         reason: "MISSING",
         detail: `repair from ${address} failed: ${(error as Error).message}`,
       };
-    } finally {
-      client.close();
     }
+  }
+
+  private clientFor(address: string): proposer.ProposerServiceClient {
+    let client = this.clients.get(address);
+    if (client !== undefined) {
+      this.clients.delete(address);
+    } else {
+      client = new proposer.ProposerServiceClient(address, credentials.createInsecure());
+      const limit = this.options.repairClientLimit ?? DEFAULT_REPAIR_CLIENTS;
+      for (const [oldest, stale] of this.clients) {
+        if (this.clients.size < limit) break;
+        stale.close();
+        this.clients.delete(oldest);
+      }
+    }
+    this.clients.set(address, client);
+    return client;
   }
 }

@@ -1,10 +1,13 @@
 import {
+  type CallOptions,
+  type ClientUnaryCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   Metadata,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
+  type ServiceError,
   status,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
@@ -139,6 +142,33 @@ export function grpcService<Implementation extends UntypedServiceImplementation>
   implementation: Implementation,
 ): GrpcServiceRegistration {
   return { definition, implementation };
+}
+
+/** A unary method of a generated grpc-js client, in its full form (request, metadata, options, callback). */
+export type UnaryMethod<Request, Response> = (
+  request: Request,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Response) => void,
+) => ClientUnaryCall;
+
+/**
+ * Calls a unary method of a grpc-js client and resolves with its response (rejects with the
+ * ServiceError; `readRejection` reads a typed refusal back). Pass the method bound to its client:
+ * `callUnary(client.getStatus.bind(client), {}, { timeoutMs: 2_000 })`.
+ */
+export function callUnary<Request, Response>(
+  method: UnaryMethod<Request, Response>,
+  request: Request,
+  options: { readonly timeoutMs?: number; readonly metadata?: Metadata } = {},
+): Promise<Response> {
+  const callOptions: Partial<CallOptions> =
+    options.timeoutMs === undefined ? {} : { deadline: new Date(Date.now() + options.timeoutMs) };
+  return new Promise((resolve, reject) => {
+    method(request, options.metadata ?? new Metadata(), callOptions, (error, response) =>
+      error === null ? resolve(response) : reject(error),
+    );
+  });
 }
 
 function asCallError(error: unknown): Error {

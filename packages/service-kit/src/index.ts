@@ -21,6 +21,7 @@ export {
   type TelemetryConfig,
 } from "./config.js";
 export {
+  callUnary,
   type GrpcServiceRegistration,
   GrpcStatus,
   grpcService,
@@ -30,6 +31,7 @@ export {
   readRejection,
   rejectReasonName,
   serverStream,
+  type UnaryMethod,
   unary,
 } from "./grpc.js";
 export {

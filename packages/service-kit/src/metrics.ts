@@ -34,6 +34,12 @@ export interface ServiceMetrics {
   histogram<L extends string = never>(options: HistogramOptions<L>): Histogram<L>;
   /** `simd23_<role>_slot`: the newest slot this role has seen in the ledger (every role sets it). */
   readonly slot: Gauge;
+  /**
+   * `simd23_<role>_messages_refused_total{stream,reason}`: bus messages the role refused (a bad
+   * envelope, a wrong signer, a body that does not decode). Roles count through the runtime's
+   * MessageRefusals, which starts each stream's common reasons at 0.
+   */
+  readonly messagesRefused: Counter<"stream" | "reason">;
 }
 
 /** The role's segment of a metric name: lower case with `-` turned into `_`. */
@@ -130,7 +136,10 @@ export interface CreateServiceMetricsOptions {
   readonly defaultMetrics?: boolean;
 }
 
-/** A fresh registry for one role, with the default process metrics and `simd23_<role>_slot`. */
+/**
+ * A fresh registry for one role, with the default process metrics, `simd23_<role>_slot` and
+ * `simd23_<role>_messages_refused_total`.
+ */
 export function createServiceMetrics(
   role: string,
   options: CreateServiceMetricsOptions = {},
@@ -139,7 +148,7 @@ export function createServiceMetrics(
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  const metrics: Omit<ServiceMetrics, "slot"> = {
+  const metrics: Omit<ServiceMetrics, "slot" | "messagesRefused"> = {
     registry,
     prefix: `simd23_${metricRole(role)}`,
     counter<L extends string = never>(config: MetricOptions<L>): Counter<L> {
@@ -168,5 +177,10 @@ export function createServiceMetrics(
     name: `${metrics.prefix}_slot`,
     help: "The newest slot this role has seen in the ledger.",
   });
-  return { ...metrics, slot };
+  const messagesRefused = metrics.counter({
+    name: `${metrics.prefix}_messages_refused_total`,
+    help: "Bus messages refused (bad envelope, wrong signer, malformed body), by stream and reason.",
+    labelNames: ["stream", "reason"],
+  });
+  return { ...metrics, slot, messagesRefused };
 }

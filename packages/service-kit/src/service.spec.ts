@@ -13,7 +13,7 @@ import { proposer, tx, voteaggregator } from "@simd23/proto";
 import { service as healthDefinition } from "grpc-health-check";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
-import { grpcService, RpcRejection, readRejection, serverStream, unary } from "./grpc.js";
+import { callUnary, grpcService, RpcRejection, readRejection, serverStream, unary } from "./grpc.js";
 import { type DependencyStatus, HEALTH_LIVENESS, HEALTH_READINESS } from "./health.js";
 import { type ServiceHandle, type ServiceParts, startService } from "./service.js";
 
@@ -133,9 +133,7 @@ function submit(
   const request = proposer.SubmitTransactionRequest.fromPartial({
     transaction: { message: new Uint8Array([fill]), signatures: [new Uint8Array(64).fill(fill)] },
   });
-  return new Promise((resolve, reject) =>
-    client.submitTransaction(request, (error, response) => (error ? reject(error) : resolve(response))),
-  );
+  return callUnary(client.submitTransaction.bind(client), request, { timeoutMs: 5_000 });
 }
 
 function failure(promise: Promise<unknown>): Promise<ServiceError> {
@@ -300,6 +298,9 @@ describe("/metrics", () => {
       "simd23_proposer_halted 0",
       'simd23_proposer_dependency_up{dependency="nats"} 0',
       'simd23_proposer_not_serving{reason="starting"} 1',
+      'simd23_proposer_not_serving{reason="shutting_down"} 0',
+      'simd23_proposer_not_serving{reason="halted"} 0',
+      "# TYPE simd23_proposer_messages_refused_total counter",
       'simd23_proposer_build_info{version="0.1.0",mode="async"} 1',
       "simd23_proposer_slot 77",
       "# TYPE simd23_proposer_grpc_requests_total counter",
@@ -339,8 +340,16 @@ describe("gRPC errors", () => {
       rejectReason: tx.RejectReason.REJECT_REASON_QUEUE_FULL,
       message: "the intake queue holds 10000 transactions",
     });
-    expect(await scrape(service.metricsPort)).toContain(
+    const metrics = await scrape(service.metricsPort);
+    expect(metrics).toContain(
       'simd23_proposer_grpc_requests_total{method="/simd23.proposer.v1.ProposerService/SubmitTransaction",code="RESOURCE_EXHAUSTED"} 1',
+    );
+    // A method never called has its series from the start, at 0.
+    expect(metrics).toContain(
+      'simd23_proposer_grpc_requests_total{method="/simd23.proposer.v1.ProposerService/GetUserBlock",code="OK"} 0',
+    );
+    expect(metrics).toContain(
+      'simd23_proposer_grpc_request_duration_seconds_count{method="/simd23.proposer.v1.ProposerService/GetUserBlock"} 0',
     );
   });
 

@@ -16,7 +16,8 @@ import {
   utf8,
 } from "@simd23/core";
 import { control, vote } from "@simd23/proto";
-import { SignedPublisher, subjects, TestLedger } from "@simd23/runtime";
+import { SignedPublisher, subjects } from "@simd23/runtime";
+import { TestLedger } from "@simd23/runtime/testing";
 import { createLogger, createServiceMetrics, type HealthControl } from "@simd23/service-kit";
 import { createMemoryStore, type Store } from "@simd23/store";
 import { afterEach, describe, expect, it } from "vitest";
@@ -100,18 +101,23 @@ describe("the bank-hash verifier on the in-process bus", () => {
     // Sealed by validator 0 but naming validator 3: refused, never tallied for validator 3.
     await report(validators[0]!, validators[3]!, 3, right(3));
 
+    const metrics = createServiceMetrics("bank-hash-verifier", { defaultMetrics: false });
     verifier = await startBankHashVerifier({
       genesis,
       keypair: deriveKeypair(seed, KEY_ROLES.verifier, 0),
       bus,
       store,
       logger: createLogger({ role: "bank-hash-verifier", replica: 0, level: "silent" }),
-      metrics: createServiceMetrics("bank-hash-verifier", { defaultMetrics: false }),
+      metrics,
       health,
       settings: { retainFinalizedSlots: 64, repairTimeoutMs: 500, repairBackoffMaxMs: 100 },
     });
     await verifier.caughtUp;
     await expect.poll(() => verifier!.status().executedSlot, { timeout: 15_000 }).toBe(3);
+    const refusedReports = (await metrics.messagesRefused.get()).values.filter(
+      (v) => v.labels.stream === "bankhashes" && v.value > 0,
+    );
+    expect(refusedReports.map((v) => [v.labels.reason, v.value])).toEqual([["wrong_signer", 1]]);
     const role = verifier;
     // Reports for slot 3 prove slots 1 and 2 through the chain; validator 3 mismatched slot 2 itself.
     await expect

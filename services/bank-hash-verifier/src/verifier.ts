@@ -17,6 +17,7 @@ import {
 import { bankhashverifier, control } from "@simd23/proto";
 import {
   HaltWatch,
+  MessageRefusals,
   openBankHashReportMessage,
   openVoteMessage,
   ProposerDirectory,
@@ -107,6 +108,11 @@ export async function startBankHashVerifier(deps: VerifierDeps): Promise<Verifie
   const genesisBank = createGenesisBank(genesis);
   const tally = new BankHashTally(genesis);
   tally.addReference({ slot: 0, parentSlot: 0, bankHash: genesisBank.bankHash }, now());
+  const refusals = new MessageRefusals({
+    counter: metrics.messagesRefused,
+    logger,
+    streams: ["LEDGER", "VOTES", "BANKHASHES", "CONTROL"],
+  });
   const pipeline = new ReplayPipeline({
     bus,
     context: createLedgerContext(genesis),
@@ -114,6 +120,7 @@ export async function startBankHashVerifier(deps: VerifierDeps): Promise<Verifie
     rootBank: genesisBank,
     repairTimeoutMs: settings.repairTimeoutMs,
     repairBackoffMaxMs: settings.repairBackoffMaxMs,
+    refusals,
     onError: (error) => logger.warn({ err: error }, "replay pipeline"),
     onMissing: (detail) => logger.debug({ detail }, "UserBlock missing"),
   });
@@ -128,11 +135,6 @@ export async function startBankHashVerifier(deps: VerifierDeps): Promise<Verifie
   let halted: Halt | undefined;
   let verifiedSlot = 0;
   let finalizedSlot = 0;
-  let refused = 0;
-  const refuse = (stream: string, reason: string, detail: string): void => {
-    refused++;
-    logger.warn({ stream, reason, detail, refused }, "message refused");
-  };
 
   const publish = (
     kind: EnvelopeKind,
@@ -273,7 +275,7 @@ export async function startBankHashVerifier(deps: VerifierDeps): Promise<Verifie
     (data) => {
       const opened = openVoteMessage(genesis, data);
       if (!opened.ok) {
-        refuse("VOTES", opened.reason, opened.detail);
+        refusals.refuse("VOTES", opened.reason, opened.detail);
         return;
       }
       handle(tally.addVote(opened.vote, data, now()), opened.vote.bankHash?.slot ?? 0);
@@ -285,7 +287,7 @@ export async function startBankHashVerifier(deps: VerifierDeps): Promise<Verifie
     (data) => {
       const opened = openBankHashReportMessage(genesis, data);
       if (!opened.ok) {
-        refuse("BANKHASHES", opened.reason, opened.detail);
+        refusals.refuse("BANKHASHES", opened.reason, opened.detail);
         return;
       }
       handle(tally.addReport(opened.report, data, now()), opened.report.slot);
@@ -300,7 +302,7 @@ export async function startBankHashVerifier(deps: VerifierDeps): Promise<Verifie
       logger.error({ slot: halt.slot, reason: halt.reason }, "CLUSTER HALTED: no more verdicts");
       onHalt(halt);
     },
-    onForgery: (detail) => refuse("CONTROL", "forged-halt", detail),
+    refusals,
   });
   haltWatch.start();
 

@@ -17,7 +17,8 @@ import {
   verifySignedVote,
 } from "@simd23/core";
 import { control, tx } from "@simd23/proto";
-import { SyncTestLedger, subjects } from "@simd23/runtime";
+import { subjects } from "@simd23/runtime";
+import { SyncTestLedger } from "@simd23/runtime/testing";
 import { startBankHashVerifier, type VerifierRole } from "@simd23/service-bank-hash-verifier";
 import { createLogger, createServiceMetrics, type HealthControl } from "@simd23/service-kit";
 import { createMemoryStore, type Store } from "@simd23/store";

@@ -14,7 +14,8 @@ import {
   verifySignedVote,
 } from "@simd23/core";
 import { control, vote } from "@simd23/proto";
-import { ProposerDirectory, SnapshotStore, startRepairServer, subjects, TestLedger } from "@simd23/runtime";
+import { ProposerDirectory, SnapshotStore, subjects } from "@simd23/runtime";
+import { startRepairServer, TestLedger } from "@simd23/runtime/testing";
 import { startBankHashVerifier, type VerifierRole } from "@simd23/service-bank-hash-verifier";
 import { createLogger, createServiceMetrics, type HealthControl } from "@simd23/service-kit";
 import { createMemoryStore, type Store } from "@simd23/store";

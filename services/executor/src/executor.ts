@@ -27,6 +27,7 @@ import { executor, tx, vote } from "@simd23/proto";
 import {
   type ExecutedSlot,
   HaltWatch,
+  MessageRefusals,
   openMismatchReportMessage,
   openVoteMessage,
   ProposerDirectory,
@@ -209,6 +210,11 @@ export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
   const forkChoiceRoot = Math.max(tower.root ?? 0, rootBank.slot);
   const forkChoice = new HeaviestSubtreeForkChoice(stakes, forkChoiceRoot);
 
+  const refusals = new MessageRefusals({
+    counter: metrics.messagesRefused,
+    logger: log,
+    streams: ["LEDGER", "VOTES", "CONTROL"],
+  });
   const pipeline = new ReplayPipeline({
     bus,
     context,
@@ -220,6 +226,7 @@ export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
     delayStreamMs: faults.userBlockDelayMs ?? 0,
     repairTimeoutMs: settings.repairTimeoutMs,
     repairBackoffMaxMs: settings.repairBackoffMaxMs,
+    refusals,
     onError: (error) => log.warn({ err: error }, "replay pipeline"),
     onMissing: (detail) => log.debug({ detail }, "UserBlock missing"),
   });
@@ -236,7 +243,6 @@ export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
   let votedSlot = tower.lockouts.at(-1)?.slot ?? 0;
   const deadByMismatch = new Set<number>();
   const deadSlots: number[] = [];
-  let refused = 0;
   let lastSnapshotSlot = snapshotSlot ?? 0;
   let snapshotWriting = false;
 
@@ -245,10 +251,6 @@ export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
     deadSlots.push(slot);
     if (deadSlots.length > DEAD_SLOTS_SHOWN) deadSlots.shift();
     log.warn({ slot, ...detail }, why);
-  };
-  const refuse = (stream: string, reason: string, detail: string): void => {
-    refused++;
-    log.warn({ stream, reason, detail, refused }, "message refused");
   };
   const updateLag = (): void => m.lag.set(Math.max(0, votedSlot - pipeline.newestExecutedSlot));
   const ignored = (slot: number): boolean => !pipeline.isReady(slot) || deadByMismatch.has(slot);
@@ -402,7 +404,7 @@ export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
   const consumeVote = (data: Uint8Array): void => {
     const opened = openVoteMessage(genesis, data);
     if (!opened.ok) {
-      refuse("VOTES", opened.reason, opened.detail);
+      refusals.refuse("VOTES", opened.reason, opened.detail);
       return;
     }
     const counted = forkChoice.recordVote(opened.vote.vote.validator, opened.vote.vote.slot);
@@ -426,7 +428,7 @@ export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
     for await (const message of mismatches) {
       const opened = openMismatchReportMessage(genesis, message.data);
       if (!opened.ok) {
-        refuse("CONTROL", opened.reason, opened.detail);
+        refusals.refuse("CONTROL", opened.reason, opened.detail);
         continue;
       }
       const report = opened.report;
@@ -454,7 +456,7 @@ export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
       );
       health.halt(`halt at slot ${halt.slot}: ${halt.reason}`);
     },
-    onForgery: (detail) => refuse("CONTROL", "forged-halt", detail),
+    refusals,
   });
   haltWatch.start();
 

@@ -33,7 +33,7 @@ import {
   type WellFormedUserBlock,
 } from "@simd23/core";
 import { control, type leader as leaderpb, ledger, tx } from "@simd23/proto";
-import { LedgerFollower, SignedPublisher, subjects } from "@simd23/runtime";
+import { LedgerFollower, SignedPublisher, sealIntakeItem, subjects } from "@simd23/runtime";
 import {
   createLogger,
   createServiceMetrics,
@@ -587,20 +587,28 @@ describe("leader on the in-process bus", () => {
         [payer],
         genesis.limits,
       );
-    const feed = async (poolIndex: number, transaction: { wire: tx.Transaction }) => {
-      const item = tx.TransactionItem.encode({
-        item: { $case: "transaction", value: transaction.wire },
-      }).finish();
-      await cluster!.bus.publish(subjects.intake(poolIndex), item);
+    const encoded = (transaction: { wire: tx.Transaction }) =>
+      tx.TransactionItem.encode({ item: { $case: "transaction", value: transaction.wire } }).finish();
+    // As a proposer stores an accepted item: sealed by the pool key whose subject stores it.
+    const feed = async (poolIndex: number, transaction: { wire: tx.Transaction }, sealer = poolIndex) => {
+      await cluster!.bus.publish(
+        subjects.intake(poolIndex),
+        sealIntakeItem(cluster!.proposer(sealer), encoded(transaction)),
+      );
     };
     const fed = [1n, 5n, 3n, 4n, 2n].map((price) => transfer(faucet, price, price));
     const unfunded = transfer(deriveKeypair(seed, "user", 8), 1n, 100n);
     const forged = transfer(faucet, 99n, 100n);
+    const unsealed = transfer(faucet, 98n, 100n);
+    const misrouted = transfer(faucet, 97n, 100n);
     await sleepUntil(slotStartMs(genesis.timing, 2));
     // Fed together (the last one on another proposer's subject): they wait for a leader's tick.
     for (const [i, transaction] of fed.entries()) await feed(i === 4 ? 1 : 0, transaction);
     await feed(0, unfunded);
     await feed(0, { wire: { ...forged.wire, signatures: [new Uint8Array(64).fill(1)] } });
+    // Forged INTAKE messages: an item in no envelope, and one sealed by another pool key than its subject's.
+    await cluster.bus.publish(subjects.intake(0), encoded(unsealed));
+    await feed(0, misrouted, 1);
 
     const id = (t: { id: Uint8Array }) => toHex(t.id);
     const recordedSlots = () =>
@@ -627,6 +635,14 @@ describe("leader on the in-process bus", () => {
     const everything = slots.flatMap(itemIds);
     expect(everything).not.toContain(id(unfunded));
     expect(everything).not.toContain(id(forged));
+    expect(everything).not.toContain(id(unsealed));
+    expect(everything).not.toContain(id(misrouted));
+    for (const { metrics } of cluster.leaders) {
+      for (const reason of ["malformed", "wrong_signer", "bad_signature"])
+        expect(
+          await metricValue(metrics, "simd23_leader_messages_refused_total", { stream: "intake", reason }),
+        ).toBe(1);
+    }
 
     // Each SlotEnd.bankHash is the BankHash of the chain the core computes from the ledger alone, and
     // the chain passes from one leader to the other: each executed the other's slots to build on them.

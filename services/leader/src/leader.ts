@@ -33,6 +33,8 @@ import { control, envelope, type leader, ledger, tx, userblock } from "@simd23/p
 import {
   HaltWatch,
   LedgerFollower,
+  MessageRefusals,
+  openIntakeItemOffLoop,
   openVoteMessage,
   ProposerDirectory,
   ReplayPipeline,
@@ -208,6 +210,7 @@ class LeaderRole {
   private readonly clock: Clock;
   private readonly settings: LeaderSettings;
   private readonly m: LeaderMetrics;
+  private readonly refusals: MessageRefusals;
   private readonly follower: LedgerFollower;
   private readonly haltWatch: HaltWatch;
   private readonly book: RecordingBook;
@@ -264,12 +267,19 @@ class LeaderRole {
     this.book = new RecordingBook(deps.genesis);
     this.outbox = new Outbox(new SignedPublisher(deps.bus, deps.keypair), this.clock, deps.logger);
     this.towerRoots = new SupermajorityRoot(stakeTableOf(deps.genesis));
-    if (deps.genesis.mode === ExecutionMode.EXECUTION_MODE_SYNC) {
+    const sync = deps.genesis.mode === ExecutionMode.EXECUTION_MODE_SYNC;
+    this.refusals = new MessageRefusals({
+      counter: deps.metrics.messagesRefused,
+      logger: deps.logger,
+      streams: ["LEDGER", "VOTES", "CONTROL", sync ? "INTAKE" : "USERBLOCKS"],
+    });
+    if (sync) {
       this.pipeline = new ReplayPipeline({
         bus: deps.bus,
         context: this.context,
         directory: new ProposerDirectory(deps.store, deps.genesis),
         rootBank: createGenesisBank(deps.genesis),
+        refusals: this.refusals,
         onError: (error) => this.logger.warn({ err: error }, "ledger replay"),
       });
       this.follower = this.pipeline.follower;
@@ -277,14 +287,15 @@ class LeaderRole {
       this.follower = new LedgerFollower({
         bus: deps.bus,
         context: this.context,
-        onError: (error) => this.logger.warn({ err: error }, "ledger message refused"),
+        refusals: this.refusals,
+        onError: (error) => this.logger.warn({ err: error }, "ledger follower"),
       });
     }
     this.haltWatch = new HaltWatch({
       bus: deps.bus,
       genesis: deps.genesis,
       onHalt: (halt) => this.onHalt(halt),
-      onForgery: (detail) => this.logger.warn({ detail }, "a halt message that is not a valid halt: ignored"),
+      refusals: this.refusals,
     });
   }
 
@@ -849,41 +860,53 @@ class LeaderRole {
   }
 
   /**
-   * Sync mode: an item a proposer stored in INTAKE — the feed. It is checked
-   * as an item (not an envelope: INTAKE bodies are not signed by the
-   * proposer), kept once per id, and its signatures are verified off the event
-   * loop at once, so execution finds them checked; one that fails never runs.
+   * Sync mode: an item a proposer stored in INTAKE — the feed. It is opened as
+   * an INTAKE_ITEM envelope sealed by the pool proposer its subject names (a
+   * forgery is refused and counted, and never runs), its envelope signature
+   * verified off the event loop; then checked as an item, kept once per id,
+   * and its transactions' signatures verified off the event loop too, so
+   * execution finds them checked; one that fails never runs.
    */
   private onFed(message: StoredMessage): void {
-    let item: tx.TransactionItem;
-    try {
-      item = tx.TransactionItem.decode(message.data);
-    } catch {
-      return;
-    }
-    const decoded = decodeTransactionItem(item, this.genesis.limits, { verifySignatures: false });
-    if (!decoded.ok) return;
-    const first =
-      decoded.value.kind === "bundle" ? decoded.value.bundle.transactions[0]! : decoded.value.transaction;
-    const key = toHex(first.id);
-    if (this.feed.has(key)) return;
-    const fed = this.feed.add(
-      fedItemOf(key, item, decoded.value, message.data.length, message.time.getTime()),
-    );
-    if (fed === undefined) return;
-    void Promise.all(
-      fed.transactions.map((transaction) =>
-        verifyTransactionOffLoop(transaction).then((ok) => {
-          this.verified.set(transaction.wire, ok);
-          return ok;
-        }),
-      ),
-    ).then((checks) => {
-      fed.signaturesValid = checks.every(Boolean);
-      if (!fed.signaturesValid) {
-        this.feed.remove([fed.key]);
-        this.logger.warn({ id: key }, "a fed item whose signatures do not verify: it never runs");
+    void openIntakeItemOffLoop(this.genesis, message.subject, message.data).then((opened) => {
+      if (!opened.ok) {
+        this.refusals.refuse("INTAKE", opened.reason, opened.detail, { seq: message.seq });
+        return;
       }
+      const decoded = decodeTransactionItem(opened.item, this.genesis.limits, { verifySignatures: false });
+      if (!decoded.ok) {
+        this.refusals.refuse(
+          "INTAKE",
+          tx.rejectReasonToJSON(decoded.error.rejectReason).replace("REJECT_REASON_", ""),
+          decoded.error.message,
+          { seq: message.seq },
+        );
+        return;
+      }
+      const first =
+        decoded.value.kind === "bundle" ? decoded.value.bundle.transactions[0]! : decoded.value.transaction;
+      const key = toHex(first.id);
+      if (this.feed.has(key)) return;
+      const fed = this.feed.add(
+        fedItemOf(key, opened.item, decoded.value, opened.body.length, message.time.getTime()),
+      );
+      if (fed === undefined) return;
+      void Promise.all(
+        fed.transactions.map((transaction) =>
+          verifyTransactionOffLoop(transaction).then((ok) => {
+            this.verified.set(transaction.wire, ok);
+            return ok;
+          }),
+        ),
+      ).then((checks) => {
+        fed.signaturesValid = checks.every(Boolean);
+        if (!fed.signaturesValid) {
+          this.feed.remove([fed.key]);
+          this.refusals.refuse("INTAKE", "bad_signature", "a fed item whose signatures do not verify", {
+            id: key,
+          });
+        }
+      });
     });
   }
 
@@ -1089,6 +1112,7 @@ class LeaderRole {
     const opened = openEnvelope(this.genesis, message.data, EnvelopeKind.KIND_USER_BLOCK);
     if (!opened.ok) {
       const reason = opened.error.code === "bad-signature" ? "bad_signature" : "malformed";
+      this.refusals.refuse("USERBLOCKS", opened.error.code, opened.error.message, { userBlockSlot });
       this.refuseBlock(reason, opened.error.message, userBlockSlot);
       return;
     }
@@ -1097,15 +1121,25 @@ class LeaderRole {
     try {
       header = userblock.UserBlock.decode(body).header;
     } catch (error) {
+      this.refusals.refuse("USERBLOCKS", "malformed", (error as Error).message, { userBlockSlot });
       this.refuseBlock("malformed", `not a UserBlock: ${(error as Error).message}`, userBlockSlot);
       return;
     }
     if (header === undefined) {
+      this.refusals.refuse("USERBLOCKS", "malformed", "the header is missing", { userBlockSlot });
       this.refuseBlock("malformed", "the header is missing", userBlockSlot);
       return;
     }
     // As UserBlockSource.openStreamCopy requires: executors read this copy back by its subject.
     if (!bytesEqual(header.proposer, signer)) {
+      this.refusals.refuse(
+        "USERBLOCKS",
+        "wrong-signer",
+        "the envelope is not sealed by the block's proposer",
+        {
+          userBlockSlot,
+        },
+      );
       this.refuseBlock(
         "bad_signature",
         "the envelope is not signed by the block's proposer",
@@ -1229,7 +1263,7 @@ class LeaderRole {
   private onVote(message: StoredMessage): void {
     const opened = openVoteMessage(this.genesis, message.data);
     if (!opened.ok) {
-      this.logger.warn({ reason: opened.reason, detail: opened.detail }, "vote refused");
+      this.refusals.refuse("VOTES", opened.reason, opened.detail);
       return;
     }
     this.votes.offer(opened.vote);
@@ -1241,32 +1275,29 @@ class LeaderRole {
     try {
       signed = envelope.Signed.decode(message.data);
     } catch (error) {
-      this.logger.warn({ detail: (error as Error).message }, "membership request refused: not an envelope");
+      this.refusals.refuse("CONTROL", "malformed", `not an envelope: ${(error as Error).message}`);
       return;
     }
     const opened = openEnvelope(this.genesis, signed, EnvelopeKind.KIND_MEMBERSHIP_REQUEST);
     if (!opened.ok) {
-      this.logger.warn(
-        { code: opened.error.code, detail: opened.error.message },
-        "membership request refused",
-      );
+      this.refusals.refuse("CONTROL", opened.error.code, opened.error.message);
       return;
     }
     let request: ledger.MembershipRequest;
     try {
       request = ledger.MembershipRequest.decode(opened.envelope.body);
     } catch (error) {
-      this.logger.warn(
-        { detail: (error as Error).message },
-        "membership request refused: the body does not decode",
+      this.refusals.refuse(
+        "CONTROL",
+        "malformed",
+        `the membership request does not decode: ${(error as Error).message}`,
       );
       return;
     }
     if (!bytesEqual(request.proposer, opened.envelope.signer)) {
-      this.logger.warn(
-        { signer: encodeKey(opened.envelope.signer) },
-        "membership request refused: not its proposer's",
-      );
+      this.refusals.refuse("CONTROL", "wrong-signer", "a membership request not sealed by its proposer", {
+        signer: encodeKey(opened.envelope.signer),
+      });
       return;
     }
     const queued: QueuedRequest = { request, body: opened.envelope.body, signature: signed.signature };

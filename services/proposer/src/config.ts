@@ -8,6 +8,23 @@ export const PROPOSER_VARIABLES = {
     .optional(),
   /** Items (transactions or bundles) that may wait for a UserBlock before intake refuses with QUEUE_FULL. */
   SIMD23_PROPOSER_QUEUE_LIMIT: envVar.integer({ min: 1, max: 1_000_000 }).default(20_000),
+  /**
+   * UserBlocks' worth of compute units and bytes that may wait (items put back after a missed
+   * block included) before intake refuses with QUEUE_FULL: backpressure, not a growing queue.
+   */
+  SIMD23_PROPOSER_BACKLOG_USER_BLOCKS: envVar.integer({ min: 1, max: 1_000 }).default(4),
+  /**
+   * How long a submission whose blockhash this replica's ledger view does not know yet may wait
+   * for it (the view catching up with the wall clock) before it is refused as not found.
+   */
+  SIMD23_PROPOSER_BLOCKHASH_WAIT_MS: envVar.integer({ min: 0, max: 60_000 }).default(3_000),
+  /** Submissions that may wait for their blockhash at once; more are refused with QUEUE_FULL. */
+  SIMD23_PROPOSER_BLOCKHASH_WAIT_LIMIT: envVar.integer({ min: 0, max: 1_000_000 }).default(5_000),
+  /**
+   * Verify the PoH of every slot the ledger follower replays. Off by default: a proposer does not
+   * vote, and trusts the PoH of slots signed by their scheduled leader (protocol.d/31-proposer.md, 31.7).
+   */
+  SIMD23_PROPOSER_VERIFY_LEDGER_POH: envVar.boolean().default(false),
   /** The pool-key lease in the store; renewed every third of it. A killed replica's key is free after this. */
   SIMD23_PROPOSER_LEASE_MS: envVar.integer({ min: 500, max: 600_000 }).default(10_000),
   /**
@@ -43,6 +60,14 @@ export type ProposerVariables = RoleValues<typeof PROPOSER_VARIABLES>;
 /** What the proposer's behaviour depends on, apart from its connections. */
 export interface ProposerSettings {
   readonly queueLimit: number;
+  /** UserBlocks' worth of compute units and bytes that may wait before intake refuses. */
+  readonly backlogUserBlocks: number;
+  /** How long a submission may wait for its blockhash to appear in the ledger view. */
+  readonly blockhashWaitMs: number;
+  /** Submissions that may wait for their blockhash at once. */
+  readonly blockhashWaitLimit: number;
+  /** Verify the ledger's PoH (false: trust slots signed by their scheduled leader). */
+  readonly verifyLedgerPoh: boolean;
   readonly leaseMs: number;
   readonly intakeAckWaitMs: number;
   readonly forwardTimeoutMs: number;
@@ -59,6 +84,10 @@ export interface ProposerSettings {
 export function proposerSettings(values: ProposerVariables, shutdownDeadlineMs: number): ProposerSettings {
   return {
     queueLimit: values.SIMD23_PROPOSER_QUEUE_LIMIT,
+    backlogUserBlocks: values.SIMD23_PROPOSER_BACKLOG_USER_BLOCKS,
+    blockhashWaitMs: values.SIMD23_PROPOSER_BLOCKHASH_WAIT_MS,
+    blockhashWaitLimit: values.SIMD23_PROPOSER_BLOCKHASH_WAIT_LIMIT,
+    verifyLedgerPoh: values.SIMD23_PROPOSER_VERIFY_LEDGER_POH,
     leaseMs: values.SIMD23_PROPOSER_LEASE_MS,
     intakeAckWaitMs: values.SIMD23_PROPOSER_INTAKE_ACK_WAIT_MS,
     forwardTimeoutMs: values.SIMD23_PROPOSER_FORWARD_TIMEOUT_MS,

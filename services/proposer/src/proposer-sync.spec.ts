@@ -10,7 +10,8 @@ import {
   toHex,
 } from "@simd23/core";
 import { tx } from "@simd23/proto";
-import { StatusIndex, SyncTestLedger, subjects } from "@simd23/runtime";
+import { StatusIndex, subjects } from "@simd23/runtime";
+import { SyncTestLedger } from "@simd23/runtime/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { intakeMarkerKey } from "./private/intake-wire.js";
 import {

@@ -1,7 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { EnvelopeKind, toHex } from "@simd23/core";
 import { control, tx } from "@simd23/proto";
-import { ProposerDirectory, SignedPublisher, StatusIndex, subjects, verifierKeypair } from "@simd23/runtime";
+import {
+  ProposerDirectory,
+  proposerKeypair,
+  SignedPublisher,
+  StatusIndex,
+  sealIntakeItem,
+  subjects,
+  verifierKeypair,
+} from "@simd23/runtime";
 import { readRejection } from "@simd23/service-kit";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeItem } from "./private/block-assembly.js";
@@ -113,7 +121,7 @@ describe("a proposer replica on the in-process bus and store", () => {
     const overCompute = c.transaction({ units: c.genesis.limits.maxTransactionComputeUnits + 1 });
     expect(await refusal(overCompute.wire)).toBe(tx.RejectReason.REJECT_REASON_OVER_COMPUTE_LIMIT);
     const unknownBlockhash = c.transaction({ blockhash: new Uint8Array(32).fill(9) });
-    expect(await refusal(unknownBlockhash.wire)).toBe(tx.RejectReason.REJECT_REASON_BLOCKHASH_EXPIRED);
+    expect(await refusal(unknownBlockhash.wire)).toBe(tx.RejectReason.REJECT_REASON_BLOCKHASH_NOT_FOUND);
     await submit(a.client, valid.wire);
     expect(await refusal(valid.wire)).toBe(tx.RejectReason.REJECT_REASON_DUPLICATE);
     for (const reason of [
@@ -121,7 +129,7 @@ describe("a proposer replica on the in-process bus and store", () => {
       "malformed",
       "oversize",
       "over_compute_limit",
-      "blockhash_expired",
+      "blockhash_not_found",
       "duplicate",
     ])
       expect(await metricValue(a, "simd23_proposer_transactions_refused_total", { reason })).toBe(1);
@@ -202,11 +210,24 @@ describe("a proposer replica on the in-process bus and store", () => {
         c.ledger.tipSlot > 0 ? resolve({ blockhash: c.ledger.tipBlockhash }) : setTimeout(wait, 20);
       wait();
     });
+    const poolKey2 = proposerKeypair(c.genesis, c.clusterSeed, 2);
+    const bodyOf = (t: { wire: tx.Transaction }) =>
+      encodeItem({ item: { $case: "transaction" as const, value: t.wire } });
     const left = Array.from({ length: 12 }, () => c.transaction({ blockhash }));
-    for (const t of left) {
-      const item = { item: { $case: "transaction" as const, value: t.wire } };
-      await c.bus.publish(subjects.intake(2), encodeItem(item), intakePublishOptions(2, toHex(t.id)));
-    }
+    for (const t of left)
+      await c.bus.publish(
+        subjects.intake(2),
+        sealIntakeItem(poolKey2, bodyOf(t)),
+        intakePublishOptions(2, toHex(t.id)),
+      );
+    // Forgeries beside them: an item not in an envelope, one sealed by another pool key, one whose
+    // envelope signature does not verify. Each is refused and counted, and never proposed.
+    const forged = Array.from({ length: 3 }, () => c.transaction({ blockhash }));
+    const wrongKey = sealIntakeItem(proposerKeypair(c.genesis, c.clusterSeed, 1), bodyOf(forged[1]!));
+    const badSignature = sealIntakeItem(poolKey2, bodyOf(forged[2]!));
+    badSignature[badSignature.length - 1]! ^= 1;
+    for (const [i, data] of [bodyOf(forged[0]!), wrongKey, badSignature].entries())
+      await c.bus.publish(subjects.intake(2), data, intakePublishOptions(2, toHex(forged[i]!.id)));
     await c.store.set(intakeMarkerKey(2), Date.now());
 
     const a = await c.startProposer();
@@ -221,6 +242,15 @@ describe("a proposer replica on the in-process bus and store", () => {
         ),
       20_000,
     );
+    expect(await metricValue(a, "simd23_proposer_messages_refused_total", { stream: "intake" })).toBe(3);
+    expect(
+      await metricValue(a, "simd23_proposer_messages_refused_total", {
+        stream: "intake",
+        reason: "wrong_signer",
+      }),
+    ).toBe(1);
+    const all = c.ledger.recordedTransactions();
+    for (const t of forged) expect(all.has(toHex(t.id))).toBe(false);
     const proposerA = toHex(c.genesis.proposerPool[0]!.identity);
     for (const e of c.ledger.recorded) if (e.block.items.length > 0) expect(e.proposer).toBe(proposerA);
     await waitFor("pool key 2 released", () => a.role.adoptedPoolIndices.length === 0, 20_000);

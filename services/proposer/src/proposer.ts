@@ -25,13 +25,23 @@ import {
   toBase58,
   toHex,
   UserBlockBuilder,
+  userBlockComputeUnitLimit,
   userBlockSlotAt,
   userBlockSlotEndMs,
   type ValidItem,
   type WellFormedUserBlock,
 } from "@simd23/core";
 import { type control, ledger, type proposer, tx, type userblock } from "@simd23/proto";
-import { HaltWatch, LedgerFollower, ProposerDirectory, StatusIndex, subjects } from "@simd23/runtime";
+import {
+  HaltWatch,
+  LedgerFollower,
+  MessageRefusals,
+  openIntakeItemMessage,
+  ProposerDirectory,
+  StatusIndex,
+  sealIntakeItem,
+  subjects,
+} from "@simd23/runtime";
 import {
   extractTraceContext,
   GrpcStatus,
@@ -46,11 +56,12 @@ import {
 import type { Store } from "@simd23/store";
 import type { ProposerSettings } from "./config.js";
 import { assembleUserBlock, encodeItem } from "./private/block-assembly.js";
+import { BlockhashBook, BlockhashWaits } from "./private/blockhashes.js";
 import { Forwarder } from "./private/forwarder.js";
-import { IntakeBook, type PendingItem } from "./private/intake-book.js";
+import { type BacklogCapacity, IntakeBook, type PendingItem } from "./private/intake-book.js";
 import { INTAKE_ID_HEADER, intakePublishOptions } from "./private/intake-wire.js";
 import { membershipRequestFor } from "./private/membership.js";
-import { createProposerMetrics, type ProposerMetrics } from "./private/metrics.js";
+import { createProposerMetrics, type ProposerMetrics, rejectReasonLabel } from "./private/metrics.js";
 import {
   type BlockOutcome,
   type ProposedBlock,
@@ -99,13 +110,23 @@ type Submission =
 type SubmitResponse = proposer.SubmitTransactionResponse | proposer.SubmitBundleResponse;
 
 const DROP_EXPIRED = "blockhash expired before it could be recorded";
-/** Reasons a forward target gives that mean "not me, not now": the forwarding replica keeps the item instead. */
-const KEEP_ON_REFUSAL = new Set(["QUEUE_FULL", "NOT_SCHEDULED", "NOT_READY", "HALTED"]);
+/**
+ * Reasons a forward target gives that mean "not me, not now": the forwarding replica keeps the
+ * item instead (a target whose view of the ledger lags does not know a blockhash this one knows).
+ */
+const KEEP_ON_REFUSAL = new Set([
+  "QUEUE_FULL",
+  "NOT_SCHEDULED",
+  "NOT_READY",
+  "HALTED",
+  "BLOCKHASH_NOT_FOUND",
+]);
 const MAX_SPAN_LINKS = 128;
 
 function rejectionCode(reason: tx.RejectReason): GrpcStatus {
   switch (reason) {
     case tx.RejectReason.REJECT_REASON_BLOCKHASH_EXPIRED:
+    case tx.RejectReason.REJECT_REASON_BLOCKHASH_NOT_FOUND:
       return GrpcStatus.FAILED_PRECONDITION;
     case tx.RejectReason.REJECT_REASON_DUPLICATE:
       return GrpcStatus.ALREADY_EXISTS;
@@ -159,8 +180,9 @@ class ProposerReplica {
   private readonly blockCache = new Map<string, { block: userblock.UserBlock; bytes: number }>();
   private blockCacheBytes = 0;
   private readonly keys: PoolKeys;
-  private recentBlockhashes = new Map<string, number>();
-  private readonly slotWaiters: (() => void)[] = [];
+  private readonly blockhashes: BlockhashBook;
+  private readonly blockhashWaits: BlockhashWaits;
+  private readonly refusals: MessageRefusals;
   private halted: control.Halt | undefined;
   private readyFlag = false;
   private leaving = false;
@@ -180,17 +202,26 @@ class ProposerReplica {
     this.settings = deps.settings;
     this.log = deps.logger;
     this.metrics = createProposerMetrics(deps.metrics);
+    this.refusals = new MessageRefusals({
+      counter: deps.metrics.messagesRefused,
+      logger: this.log,
+      streams: ["LEDGER", "CONTROL", "INTAKE"],
+    });
     this.follower = new LedgerFollower({
       bus: deps.bus,
       context: this.context,
+      trustScheduledLeaderPoh: !this.settings.verifyLedgerPoh,
+      refusals: this.refusals,
       onError: (error) => this.log.warn({ err: error }, "ledger follower"),
     });
     this.haltWatch = new HaltWatch({
       bus: deps.bus,
       genesis: deps.genesis,
       onHalt: (halt) => this.onHalt(halt),
-      onForgery: (detail) => this.log.warn({ detail }, "refused a message on the halt subject"),
+      refusals: this.refusals,
     });
+    this.blockhashes = new BlockhashBook(deps.genesis.timing.blockhashValiditySlots);
+    this.blockhashWaits = new BlockhashWaits(this.settings.blockhashWaitLimit);
     this.statusIndex = new StatusIndex({
       store: deps.store,
       onError: (error) => this.log.warn({ err: error }, "status index write failed"),
@@ -228,9 +259,15 @@ class ProposerReplica {
       openIntake: (held) => this.openIntake(held),
       pendingOf: (poolIndex) => this.book.countPool(poolIndex),
       onLost: (held) => this.onKeyLost(held),
-      onOwnClaimed: () => this.checkMembership(),
+      onOwnClaimed: (held) => {
+        this.metrics.startProposerSeries(held.name);
+        this.checkMembership();
+      },
     });
-    this.follower.onSlot(({ record }) => this.onSlot(record.slot));
+    this.follower.onSlot(({ record }) => {
+      this.blockhashes.saw(record.slot, toHex(record.next.lastHash));
+      this.onSlot(record.slot);
+    });
     this.readyPromise = this.start();
     this.readyPromise.catch((error: Error) => this.log.error({ err: error }, "the proposer failed to start"));
   }
@@ -372,7 +409,7 @@ class ProposerReplica {
 
   private refuse(reason: tx.RejectReason, detail: string): never {
     this.metrics.refused.inc({
-      reason: tx.rejectReasonToJSON(reason).replace("REJECT_REASON_", "").toLowerCase(),
+      reason: rejectReasonLabel(reason),
     });
     throw new RpcRejection(rejectionCode(reason), reason, detail);
   }
@@ -406,16 +443,7 @@ class ProposerReplica {
       item = { item: { $case: "bundle", value: submission.bundle } };
     }
     const transactions = itemTransactions(valid);
-    // A blockhash this replica does not know may be newer than its tip (the client got it from a
-    // replica a slot ahead): it gets until the next slot arrives before it counts as expired.
-    const blockhashSlot =
-      this.blockhashSlotOf(valid) ?? (await this.nextSlot().then(() => this.blockhashSlotOf(valid)));
-    if (blockhashSlot === undefined) {
-      this.refuse(
-        tx.RejectReason.REJECT_REASON_BLOCKHASH_EXPIRED,
-        `the recent blockhash is not one of the last ${this.genesis.timing.blockhashValiditySlots} slots of slot ${this.follower.newestSlot}`,
-      );
-    }
+    const blockhashSlot = await this.blockhashSlotFor(valid, arrivalMs);
     const id = transactions[0]!.id;
     const key = toHex(id);
     if (this.book.knows(key)) this.refuse(tx.RejectReason.REJECT_REASON_DUPLICATE, "already accepted");
@@ -431,21 +459,27 @@ class ProposerReplica {
         const forwarded = await this.forwardToRoute(submission, transactions[0]!.feePayer);
         if (forwarded !== undefined) return forwarded;
       }
-      if (this.book.full) {
+      const capacity = this.backlogCapacity();
+      if (this.book.overCapacity(capacity)) {
+        const { items, computeUnits, bytes } = this.book.backlog;
         this.refuse(
           tx.RejectReason.REJECT_REASON_QUEUE_FULL,
-          `${this.book.depth} items wait for a UserBlock (limit ${this.book.limit})`,
+          `${items} items (${computeUnits} compute units, ${bytes} bytes) wait for a UserBlock: ` +
+            `the limit is ${this.book.limit} items or the ${capacity.computeUnits} compute units and ` +
+            `${capacity.bytes} bytes of the next ${this.settings.backlogUserBlocks} UserBlocks`,
         );
       }
       const own = this.keys.own;
       if (own === undefined) {
         throw new RpcRejection(GrpcStatus.UNAVAILABLE, "NOT_READY", "this proposer lost its pool key");
       }
+      const body = encodeItem(item);
       const pending: PendingItem = {
         key,
         id,
         item,
-        body: encodeItem(item),
+        body,
+        sealed: sealIntakeItem(own.keypair, body),
         kind: valid.kind,
         signatures: transactions.map((t) => t.id),
         feePayer: transactions[0]!.feePayer,
@@ -484,7 +518,7 @@ class ProposerReplica {
     try {
       const ack = await this.deps.bus.publish(
         subjects.intake(held.entry.poolIndex),
-        pending.body,
+        pending.sealed,
         intakePublishOptions(held.entry.poolIndex, pending.key),
       );
       duplicate = ack.duplicate;
@@ -552,41 +586,98 @@ class ProposerReplica {
     return target;
   }
 
-  /** The slot of the oldest recent blockhash the item names, or undefined if one is not valid on the tip. */
-  private blockhashSlotOf(valid: ValidItem): number | undefined {
-    let oldest: number | undefined;
-    for (const transaction of itemTransactions(valid)) {
-      const slot = this.recentBlockhashes.get(toHex(transaction.message.recentBlockhash));
-      if (slot === undefined) return undefined;
-      oldest = oldest === undefined ? slot : Math.min(oldest, slot);
+  /**
+   * The slot of the oldest recent blockhash the item names, once every one is
+   * valid on the tip's chain. A blockhash this replica's view does not know
+   * may be newer than its tip (a starved replica's view lags; a client may take
+   * its blockhash from a replica ahead of it): the submission waits — at most
+   * `blockhashWaitMs`, among at most `blockhashWaitLimit` — until the view
+   * reaches the slot the wall clock was in when it came, or the blockhash
+   * appears. Refused as expired only when the blockhash is one the view saw,
+   * older than the validity window; as not found when it never appeared.
+   */
+  private async blockhashSlotFor(valid: ValidItem, arrivalMs: number): Promise<number> {
+    const hashes = itemTransactions(valid).map((t) => toHex(t.message.recentBlockhash));
+    let judged = this.blockhashes.judge(hashes);
+    const target = slotAt(this.genesis.timing, arrivalMs);
+    const deadline = arrivalMs + this.settings.blockhashWaitMs;
+    if (judged.status === "unknown" && this.follower.newestSlot < target && Date.now() < deadline) {
+      if (this.blockhashWaits.full)
+        this.refuse(
+          tx.RejectReason.REJECT_REASON_QUEUE_FULL,
+          `${this.blockhashWaits.size} submissions wait for this replica's view of the ledger to reach their blockhash`,
+        );
+      while (
+        judged.status === "unknown" &&
+        this.follower.newestSlot < target &&
+        Date.now() < deadline &&
+        !this.stopped
+      ) {
+        await this.blockhashWaits.next(deadline - Date.now());
+        judged = this.blockhashes.judge(hashes);
+      }
     }
-    return oldest;
+    const tip = this.follower.newestSlot;
+    switch (judged.status) {
+      case "valid":
+        return judged.slot;
+      case "expired":
+        return this.refuse(
+          tx.RejectReason.REJECT_REASON_BLOCKHASH_EXPIRED,
+          `the recent blockhash is slot ${judged.slot}'s: not one of the last ${this.genesis.timing.blockhashValiditySlots} slots of slot ${tip}`,
+        );
+      case "unknown":
+        return this.refuse(
+          tx.RejectReason.REJECT_REASON_BLOCKHASH_NOT_FOUND,
+          tip < target
+            ? `the recent blockhash is not on this proposer's chain, whose view reached slot ${tip} of ${target} within ${this.settings.blockhashWaitMs} ms`
+            : `the recent blockhash is on no slot of this proposer's chain up to slot ${tip}`,
+        );
+    }
   }
 
-  /** An INTAKE delivery: one this replica holds, one it finished, or a gone holder's to take on. */
+  /** What may wait before intake refuses: the next `backlogUserBlocks` UserBlocks' compute units and bytes. */
+  private backlogCapacity(): BacklogCapacity {
+    const { limits } = this.genesis;
+    const active = Math.max(1, this.activeAt(this.currentUserBlockSlot()).length);
+    const blocks = this.settings.backlogUserBlocks;
+    return {
+      computeUnits: blocks * Number(userBlockComputeUnitLimit(limits, active)),
+      bytes: blocks * limits.maxUserBlockBytes,
+    };
+  }
+
+  /**
+   * An INTAKE delivery: one this replica holds, one it finished, or a gone
+   * holder's to take on. A delivery of exactly the bytes this replica sealed
+   * for a pending item is that item; anything else is opened in full — an
+   * INTAKE_ITEM envelope sealed by the pool key of its subject, an item whose
+   * transactions decode and verify — or refused, counted and terminated.
+   */
   private async onIntakeDelivery(held: HeldKey, message: DeliveredMessage): Promise<void> {
     held.lastDeliveryMs = Date.now();
     const claimedKey = message.headers[INTAKE_ID_HEADER];
     if (claimedKey !== undefined) {
-      const disposition = this.book.attach(claimedKey, message);
-      if (disposition === "held") return;
-      if (disposition === "settled") return message.ack();
+      const mine = this.book.get(claimedKey);
+      if (mine !== undefined && Buffer.from(mine.sealed).equals(message.data)) {
+        this.book.attach(claimedKey, message);
+        return;
+      }
     }
-    // Not known here: check it as if it were submitted now (its signatures too: the stream is input).
-    let item: tx.TransactionItem;
-    try {
-      item = tx.TransactionItem.decode(message.data);
-    } catch (error) {
-      this.log.warn({ err: error, seq: message.seq }, "an INTAKE message that is not a transaction item");
-      this.metrics.refused.inc({ reason: "malformed" });
+    const opened = openIntakeItemMessage(this.genesis, message.subject, message.data);
+    if (!opened.ok) {
+      this.refusals.refuse("INTAKE", opened.reason, opened.detail, { seq: message.seq });
       return message.term();
     }
+    const { item } = opened;
     const decoded = decodeTransactionItem(item, this.genesis.limits);
     if (!decoded.ok) {
-      this.log.warn({ seq: message.seq, error: decoded.error.message }, "an invalid item in INTAKE");
-      this.metrics.refused.inc({
-        reason: tx.rejectReasonToJSON(decoded.error.rejectReason).replace("REJECT_REASON_", "").toLowerCase(),
-      });
+      this.refusals.refuse(
+        "INTAKE",
+        tx.rejectReasonToJSON(decoded.error.rejectReason).replace("REJECT_REASON_", ""),
+        decoded.error.message,
+        { seq: message.seq },
+      );
       return message.term();
     }
     const valid = decoded.value;
@@ -598,8 +689,15 @@ class ProposerReplica {
       return;
     }
     const now = Date.now();
-    const blockhashSlot = this.blockhashSlotOf(valid);
-    if (blockhashSlot === undefined) {
+    const judged = this.blockhashes.judge(transactions.map((t) => toHex(t.message.recentBlockhash)));
+    if (
+      judged.status === "unknown" &&
+      this.follower.newestSlot < slotAt(this.genesis.timing, message.time.getTime())
+    ) {
+      // Stored by a replica whose view was ahead of this one's: look again once this view caught up.
+      return message.nak(this.genesis.timing.slotDurationMs);
+    }
+    if (judged.status !== "valid") {
       for (const t of transactions) this.statusIndex.dropped(t.id, now, DROP_EXPIRED);
       this.metrics.dropped.inc({ reason: "blockhash_expired" });
       return message.ack();
@@ -614,13 +712,14 @@ class ProposerReplica {
       key,
       id: transactions[0]!.id,
       item,
-      body: message.data,
+      body: opened.body,
+      sealed: message.data,
       kind: valid.kind,
       signatures: transactions.map((t) => t.id),
       feePayer: transactions[0]!.feePayer,
       feeRate: itemFeeRate(valid),
       computeUnits: itemComputeUnitLimit(valid),
-      blockhashSlot,
+      blockhashSlot: judged.slot,
       arrivalMs: message.time.getTime(),
       arrivalSeq: this.book.nextArrivalSeq(),
       poolIndex: held.entry.poolIndex,
@@ -637,14 +736,14 @@ class ProposerReplica {
 
   private refreshTip(): void {
     const tip = this.follower.newestSlot;
-    this.recentBlockhashes = this.follower.recentBlockhashes(tip);
+    this.blockhashes.setTip(tip, this.follower.recentBlockhashes(tip));
     this.metrics.slot.set(tip);
   }
 
   private onSlot(slot: number): void {
     if (slot !== this.follower.newestSlot) return;
     this.refreshTip();
-    for (const waiter of this.slotWaiters.splice(0)) waiter();
+    this.blockhashWaits.wakeAll();
     if (!this.follower.caughtUp) return;
     if (this.sync) {
       this.settleFed();
@@ -667,17 +766,6 @@ class ProposerReplica {
   private activeAt(userBlockSlot: number): readonly Uint8Array[] {
     if (this.sync) return this.syncRouting;
     return this.chainStateFor(slotOfUserBlockSlot(userBlockSlot))?.schedule.activeAt(userBlockSlot) ?? [];
-  }
-
-  /** Resolves when the next slot replays, or after a slot's duration. */
-  private nextSlot(): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, this.genesis.timing.slotDurationMs);
-      this.slotWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
   }
 
   private currentUserBlockSlot(): number {
@@ -904,7 +992,6 @@ class ProposerReplica {
     });
     this.drop(assembled.expired, DROP_EXPIRED, "blockhash_expired");
     const { block, included } = assembled;
-    this.book.markProposed(included);
     const buildMs = performance.now() - started;
     this.buildMsEstimate = this.buildMsEstimate === 0 ? buildMs : 0.8 * this.buildMsEstimate + 0.2 * buildMs;
     const proposed: ProposedBlock = {
@@ -1121,6 +1208,7 @@ class ProposerReplica {
     }
     await this.handOff("shutting down");
     this.stopped = true;
+    this.blockhashWaits.wakeAll();
     for (const timer of this.timers) clearInterval(timer);
     await Promise.allSettled(this.inFlight);
     await this.statusIndex.flush();
@@ -1152,6 +1240,7 @@ class ProposerReplica {
     while (Date.now() - started < budgetMs && this.book.size > 0 && this.halted === undefined)
       await this.sleep(this.genesis.timing.slotDurationMs / 4);
     this.stopped = true;
+    this.blockhashWaits.wakeAll();
     for (const timer of this.timers) clearInterval(timer);
     await Promise.allSettled(this.inFlight);
     await this.statusIndex.flush();

@@ -16,7 +16,8 @@ import {
   VerdictLevel,
 } from "@simd23/core";
 import { control } from "@simd23/proto";
-import { SignedPublisher, SyncTestLedger, subjects } from "@simd23/runtime";
+import { SignedPublisher, subjects } from "@simd23/runtime";
+import { SyncTestLedger } from "@simd23/runtime/testing";
 import { createLogger, createServiceMetrics, type HealthControl } from "@simd23/service-kit";
 import { createMemoryStore } from "@simd23/store";
 import { describe, expect, it } from "vitest";

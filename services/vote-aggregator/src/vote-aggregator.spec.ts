@@ -15,10 +15,10 @@ import {
 } from "@simd23/core";
 import { control, voteaggregator } from "@simd23/proto";
 import { SignedPublisher, StatusIndex, subjects } from "@simd23/runtime";
+import { TestLedger as TestCluster } from "@simd23/runtime/testing";
 import { loadConfig, readRejection, type ServiceHandle, startService } from "@simd23/service-kit";
 import { createMemoryStore, type Store } from "@simd23/store";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { TestCluster } from "./private/test-cluster.js";
 import { startVoteAggregator, type VoteAggregator } from "./vote-aggregator.js";
 
 const L = ConfirmationLevel;
@@ -227,6 +227,14 @@ describe("the vote aggregator on the in-process bus and store", () => {
     );
     await replica.aggregator.settle();
     expect(await levelOf(replica, signature)).toBe(L.CONFIRMATION_LEVEL_OPTIMISTIC);
+    await expect
+      .poll(() =>
+        metricValue(replica, "simd23_vote_aggregator_messages_refused_total", {
+          stream: "bankhashes",
+          reason: "unauthorized_signer",
+        }),
+      )
+      .toBe(1);
 
     const [result] = cluster.resultsOf(3);
     await cluster.verdict(3, VerdictLevel.VERDICT_LEVEL_EXECUTED, cluster.resultsOf(3));

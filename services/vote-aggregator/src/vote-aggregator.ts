@@ -23,6 +23,7 @@ import { control, voteaggregator } from "@simd23/proto";
 import {
   HaltWatch,
   LedgerFollower,
+  MessageRefusals,
   openVoteMessage,
   ProposerDirectory,
   StatusIndex,
@@ -129,16 +130,11 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
   const options: VoteAggregatorOptions = { ...DEFAULT_VOTE_AGGREGATOR_OPTIONS, ...deps.options };
   const metrics = createAggregatorMetrics(deps.metrics);
   const context = createLedgerContext(genesis);
-  const refusals = new Map<string, number>();
-  const refuse = (source: string, reason: string, detail: string): void => {
-    const key = `${source}/${reason}`;
-    const count = (refusals.get(key) ?? 0) + 1;
-    refusals.set(key, count);
-    // Every refusal is counted; a flood is logged at powers of two, so it cannot flood the log.
-    if (count <= 10 || (count & (count - 1)) === 0) {
-      logger.warn({ source, reason, count, detail }, "message refused");
-    }
-  };
+  const refusals = new MessageRefusals({
+    counter: deps.metrics.messagesRefused,
+    logger,
+    streams: ["LEDGER", "USERBLOCKS", "VOTES", "BANKHASHES", "CONTROL"],
+  });
 
   const statusIndex = new StatusIndex({
     store,
@@ -151,7 +147,8 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
   const follower = new LedgerFollower({
     bus,
     context,
-    onError: (error) => refuse("ledger", "invalid", error.message),
+    refusals,
+    onError: (error) => logger.warn({ err: error }, "ledger follower"),
   });
   const userBlocks = new UserBlockSource({
     bus,
@@ -192,7 +189,7 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
       const fetched = await userBlocks.fetch(block.ref, block.activeProposers);
       if (fetched.ok) return signaturesOf(fetched.block);
       if (fetched.reason !== "MISSING") {
-        refuse("userblocks", fetched.reason.toLowerCase(), fetched.detail);
+        refusals.refuse("USERBLOCKS", fetched.reason, fetched.detail);
         return undefined;
       }
       await new Promise((resolve) => setTimeout(resolve, REPAIR_BACKOFF_MS * 2 ** attempt));
@@ -301,7 +298,7 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
       );
       health.halt(detail);
     },
-    onForgery: (detail) => refuse("halt", "forged", detail),
+    refusals,
   });
 
   const replays = new Set<Replay>();
@@ -310,7 +307,6 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
   // message handled, so a broken connection costs a pause, never a gap.
   function follow(
     initial: ReplayOptions,
-    source: string,
     handle: (message: StoredMessage) => Refusal | undefined,
   ): { last: () => number; done: Promise<void> } {
     let last = 0;
@@ -323,7 +319,7 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
           for await (const message of replay) {
             last = message.seq;
             const refusal = handle(message);
-            if (refusal !== undefined) refuse(source, refusal.reason, refusal.detail);
+            if (refusal !== undefined) refusals.refuse(initial.stream, refusal.reason, refusal.detail);
           }
           if (initial.stopAtEnd || stopping) return;
           logger.warn({ stream: initial.stream, last }, "stream read ended: resuming");
@@ -345,14 +341,12 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
   async function followVerdicts(): Promise<void> {
     const history = follow(
       { stream: "BANKHASHES", filterSubjects: [subjects.verdicts], start: "all", stopAtEnd: true },
-      "verdicts",
       onVerdict,
     );
     await history.done;
     if (stopping) return;
     follow(
       { stream: "BANKHASHES", filterSubjects: [subjects.verdicts], start: { sequence: history.last() + 1 } },
-      "verdicts",
       onVerdict,
     );
   }
@@ -360,7 +354,6 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
   haltWatch.start();
   follow(
     { stream: "USERBLOCKS", filterSubjects: [subjects.allUserBlocks], start: "new" },
-    "userblocks",
     onUserBlock,
   );
   follow(
@@ -369,7 +362,6 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
       filterSubjects: [subjects.allVotes],
       start: { time: new Date(Date.now() - options.voteReplayMs) },
     },
-    "votes",
     onVote,
   );
   const caughtUp = Promise.all([followVerdicts(), follower.start()]).then(() => {

@@ -4,12 +4,14 @@ import { fromHex, toHex } from "../bytes.js";
 import { createTestnetGenesis, KEY_ROLES } from "../genesis.js";
 import { deriveKeypair, verifySignature } from "../keys.js";
 import {
+  authorizeEnvelope,
   ENVELOPE_KINDS,
   EnvelopeKind,
   envelopeSigningInput,
   mayProduce,
   openEnvelope,
   producerRoleOf,
+  readEnvelope,
   sealEnvelope,
   signEnvelope,
 } from "./envelope.js";
@@ -158,11 +160,58 @@ describe("openEnvelope", () => {
   });
 });
 
+describe("readEnvelope and authorizeEnvelope", () => {
+  it("split openEnvelope at the signature, so a consumer can verify it off its event loop", () => {
+    for (const kind of ENVELOPE_KINDS) {
+      const sealed = sealEnvelope(proposer, kind, body);
+      const read = readEnvelope(sealed, kind);
+      if (!read.ok) throw read.error;
+      const { signer, signature } = read.envelope;
+      const verifies = verifySignature(signer, envelopeSigningInput(kind, body), signature);
+      expect(authorizeEnvelope(genesis, read.envelope, verifies)).toEqual(
+        openEnvelope(genesis, sealed, kind),
+      );
+    }
+  });
+
+  it("refuse what openEnvelope refuses, with the same codes, in the same order", () => {
+    const sealed = sealEnvelope(leader, EnvelopeKind.KIND_INTAKE_ITEM, body);
+    expect(errorOf(readEnvelope(sealed.subarray(0, 5))).code).toBe("malformed");
+    expect(errorOf(readEnvelope(sealed, EnvelopeKind.KIND_USER_BLOCK)).code).toBe("wrong-kind");
+    const read = readEnvelope(sealed, EnvelopeKind.KIND_INTAKE_ITEM);
+    if (!read.ok) throw read.error;
+    expect(errorOf(authorizeEnvelope(genesis, read.envelope, false)).code).toBe("bad-signature");
+    expect(errorOf(authorizeEnvelope(genesis, read.envelope, true)).code).toBe("unauthorized-signer");
+    expect(errorOf(openEnvelope(genesis, sealed)).code).toBe("unauthorized-signer");
+  });
+});
+
+describe("INTAKE items", () => {
+  it("are sealed by a pool proposer: a validator's, a leader's or an outsider's item is refused", () => {
+    const item = sealEnvelope(proposer, EnvelopeKind.KIND_INTAKE_ITEM, body);
+    expect(openEnvelope(genesis, item, EnvelopeKind.KIND_INTAKE_ITEM).ok).toBe(true);
+    for (const forger of [leader, validatorWithoutLeader, verifier, outsider]) {
+      const forged = sealEnvelope(forger, EnvelopeKind.KIND_INTAKE_ITEM, body);
+      expect(errorOf(openEnvelope(genesis, forged, EnvelopeKind.KIND_INTAKE_ITEM)).code).toBe(
+        "unauthorized-signer",
+      );
+    }
+    const userBlock = sealEnvelope(proposer, EnvelopeKind.KIND_USER_BLOCK, body);
+    expect(
+      errorOf(
+        openEnvelope(genesis, { ...envelope.Signed.decode(userBlock), kind: EnvelopeKind.KIND_INTAKE_ITEM }),
+      ).code,
+    ).toBe("bad-signature");
+  });
+});
+
 describe("mayProduce", () => {
   it("follows genesis roles for every kind", () => {
     expect(mayProduce(genesis, EnvelopeKind.KIND_LEDGER, leader.publicKey)).toBe(true);
     expect(mayProduce(genesis, EnvelopeKind.KIND_VOTE, leader.publicKey)).toBe(true);
     expect(mayProduce(genesis, EnvelopeKind.KIND_MEMBERSHIP_REQUEST, proposer.publicKey)).toBe(true);
+    expect(mayProduce(genesis, EnvelopeKind.KIND_INTAKE_ITEM, proposer.publicKey)).toBe(true);
+    expect(mayProduce(genesis, EnvelopeKind.KIND_INTAKE_ITEM, leader.publicKey)).toBe(false);
     expect(mayProduce(genesis, EnvelopeKind.KIND_MISMATCH_REPORT, verifier.publicKey)).toBe(true);
     expect(mayProduce(genesis, EnvelopeKind.KIND_VOTE, verifier.publicKey)).toBe(false);
     expect(mayProduce(genesis, EnvelopeKind.KIND_SLOT_VERDICT, leader.publicKey)).toBe(false);

@@ -22,6 +22,7 @@ export const ENVELOPE_KINDS: readonly EnvelopeKind[] = [
   EnvelopeKind.KIND_HALT,
   EnvelopeKind.KIND_MISMATCH_REPORT,
   EnvelopeKind.KIND_EQUIVOCATION_EVIDENCE,
+  EnvelopeKind.KIND_INTAKE_ITEM,
 ];
 
 const KNOWN_KINDS = new Set<number>(ENVELOPE_KINDS);
@@ -39,6 +40,7 @@ const PRODUCER_OF_KIND: ReadonlyMap<EnvelopeKind, ProducerRole> = new Map([
   [EnvelopeKind.KIND_MISMATCH_REPORT, "verifier"],
   [EnvelopeKind.KIND_HALT, "verifier"],
   [EnvelopeKind.KIND_EQUIVOCATION_EVIDENCE, "leader"],
+  [EnvelopeKind.KIND_INTAKE_ITEM, "proposer"],
 ]);
 
 export function isEnvelopeKind(kind: number): kind is EnvelopeKind {
@@ -142,21 +144,25 @@ export function mayProduce(genesis: Genesis, kind: EnvelopeKind, signer: Uint8Ar
   }
 }
 
-const refuse = (code: EnvelopeErrorCode, message: string): OpenEnvelopeResult => ({
+const refuse = (code: EnvelopeErrorCode, message: string): { ok: false; error: EnvelopeError } => ({
   ok: false,
   error: new EnvelopeError(code, message),
 });
 
+export type ReadEnvelopeResult =
+  | { readonly ok: true; readonly envelope: SignedEnvelope }
+  | { readonly ok: false; readonly error: EnvelopeError };
+
 /**
- * Checks an envelope in a fixed order — it decodes, its kind is known and one the caller expects,
- * its signature verifies, its signer may produce that kind — and returns the body only when all
- * hold. Nothing is decoded from the body: the caller decodes bytes it now knows who signed.
+ * The checks before the signature, in openEnvelope's order: the bytes decode, the kind is known
+ * and one the caller expects, the signer and signature have their lengths. A consumer that
+ * verifies signatures off its event loop calls this, verifies the signature over
+ * `envelopeSigningInput(kind, body)` itself, then settles the result with {@link authorizeEnvelope}.
  */
-export function openEnvelope(
-  genesis: Genesis,
+export function readEnvelope(
   input: Uint8Array | SignedEnvelope,
   expected?: EnvelopeKind | readonly EnvelopeKind[],
-): OpenEnvelopeResult {
+): ReadEnvelopeResult {
   let signed: SignedEnvelope;
   if (input instanceof Uint8Array) {
     try {
@@ -167,7 +173,7 @@ export function openEnvelope(
   } else {
     signed = input;
   }
-  const { kind, body, signer, signature } = signed;
+  const { kind, signer, signature } = signed;
   if (!isEnvelopeKind(kind)) return refuse("malformed", `unknown envelope kind ${kind}`);
   if (signer.length !== PUBLIC_KEY_BYTES)
     return refuse("malformed", `signer is ${signer.length} bytes, a public key is ${PUBLIC_KEY_BYTES}`);
@@ -180,7 +186,21 @@ export function openEnvelope(
       return refuse("wrong-kind", `expected ${names}, got ${envelope.kindToJSON(kind)}`);
     }
   }
-  if (!verifySignature(signer, envelopeSigningInput(kind, body), signature)) {
+  return { ok: true, envelope: signed };
+}
+
+/**
+ * The checks after the signature, in openEnvelope's order: `signatureVerifies` is the result of
+ * verifying `signed.signature` by `signed.signer` over `envelopeSigningInput(kind, body)`; then the
+ * signer must be one genesis lets produce the kind. `signed` must have passed {@link readEnvelope}.
+ */
+export function authorizeEnvelope(
+  genesis: Genesis,
+  signed: SignedEnvelope,
+  signatureVerifies: boolean,
+): OpenEnvelopeResult {
+  const { kind, body, signer } = signed;
+  if (!signatureVerifies) {
     return refuse("bad-signature", `${envelope.kindToJSON(kind)} signature does not verify for its signer`);
   }
   if (!mayProduce(genesis, kind, signer)) {
@@ -190,4 +210,24 @@ export function openEnvelope(
     );
   }
   return { ok: true, envelope: { kind, body, signer } };
+}
+
+/**
+ * Checks an envelope in a fixed order — it decodes, its kind is known and one the caller expects,
+ * its signature verifies, its signer may produce that kind — and returns the body only when all
+ * hold. Nothing is decoded from the body: the caller decodes bytes it now knows who signed.
+ */
+export function openEnvelope(
+  genesis: Genesis,
+  input: Uint8Array | SignedEnvelope,
+  expected?: EnvelopeKind | readonly EnvelopeKind[],
+): OpenEnvelopeResult {
+  const read = readEnvelope(input, expected);
+  if (!read.ok) return read;
+  const { kind, body, signer, signature } = read.envelope;
+  return authorizeEnvelope(
+    genesis,
+    read.envelope,
+    verifySignature(signer, envelopeSigningInput(kind, body), signature),
+  );
 }

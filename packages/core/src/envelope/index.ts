@@ -1,4 +1,5 @@
 export {
+  authorizeEnvelope,
   ENVELOPE_DOMAIN,
   ENVELOPE_KINDS,
   EnvelopeError,
@@ -12,6 +13,8 @@ export {
   openEnvelope,
   type ProducerRole,
   producerRoleOf,
+  type ReadEnvelopeResult,
+  readEnvelope,
   type SignedEnvelope,
   sealEnvelope,
   signEnvelope,

@@ -68,6 +68,9 @@ export class GrpcServer {
       serviceName ??= method.path.split("/")[1];
       definition[key] = { ...method, requestDeserialize: decodingOrMalformed(method.requestDeserialize) };
       implementation[key] = this.guardHandler(method, handler);
+      // Every method's series exist from the start, so a dashboard's rate is 0 rather than absent.
+      this.metrics.grpcRequests.inc({ method: method.path, code: status[status.OK] }, 0);
+      this.metrics.grpcRequestDuration.zero({ method: method.path });
     }
     if (serviceName === undefined) throw new TypeError("a gRPC service needs at least one method");
     this.server.addService(definition as ServiceDefinition, implementation);

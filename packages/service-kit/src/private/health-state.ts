@@ -42,6 +42,8 @@ export class HealthState implements HealthControl {
   ) {
     this.metrics.up.set(0);
     this.metrics.halted.set(0);
+    // The kit's own reasons and a halt are series at 0 from the start, so alerts see them go to 1.
+    for (const reason of [...KIT_REASONS, NOT_SERVING_HALTED]) this.metrics.notServing.set({ reason }, 0);
     this.publishReasons([], this.currentReasons);
   }
 

@@ -69,8 +69,8 @@ export interface AssembledUserBlock {
  * Builds this proposer's UserBlock for one UserBlockSlot from the waiting
  * items: the highest fee rates first (exact order of {@link IntakeBook}) while
  * they fit the block's compute-unit and byte limits, then laid out in arrival
- * order, each entry after the hashes its arrival time gives. What does not fit
- * goes back to the queue for the next UserBlockSlot.
+ * order, each entry after the hashes its arrival time gives; they are marked
+ * proposed. What does not fit goes back to the queue for the next UserBlockSlot.
  */
 export function assembleUserBlock(book: IntakeBook, options: AssemblyOptions): AssembledUserBlock {
   const { genesis, userBlockSlot } = options;
@@ -141,5 +141,6 @@ export function assembleUserBlock(book: IntakeBook, options: AssemblyOptions): A
     included.push(...group);
     previous = position;
   }
+  book.markProposed(included);
   return { block: builder.finish(), included, expired };
 }

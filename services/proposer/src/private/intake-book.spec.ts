@@ -1,7 +1,7 @@
 import type { DeliveredMessage } from "@simd23/bus";
 import { describe, expect, it } from "vitest";
 import { pendingItem } from "../testing/items.js";
-import { IntakeBook } from "./intake-book.js";
+import { IntakeBook, itemBlockBytes } from "./intake-book.js";
 
 function delivery(): DeliveredMessage & { acked: number } {
   const message = {
@@ -119,5 +119,53 @@ describe("IntakeBook", () => {
     expect(book.attach(c.key, delivery())).toBe("settled");
     expect(book.forgetPool(a.poolIndex)).toEqual([a]);
     expect(book.depth).toBe(0);
+  });
+
+  it("weighs what waits (storing, waiting, fed) in compute units and bytes against what the next UserBlocks carry", () => {
+    const book = new IntakeBook(1_000, 60_000);
+    const [a, b, c] = [pendingItem({ units: 400 }), pendingItem({ units: 300 }), pendingItem({ units: 200 })];
+    const capacity = { computeUnits: 1_000, bytes: 1_000_000 };
+    book.reserve(a);
+    book.takeOver(b);
+    book.takeOverFed(c);
+    expect(book.backlog).toEqual({
+      items: 3,
+      computeUnits: 900,
+      bytes: itemBlockBytes(a) + itemBlockBytes(b) + itemBlockBytes(c),
+    });
+    expect(book.overCapacity(capacity)).toBe(false);
+    book.stored(a);
+    expect(book.overCapacity({ computeUnits: 900, bytes: 1_000_000 })).toBe(true);
+    expect(book.overCapacity({ computeUnits: 1_000, bytes: itemBlockBytes(a) * 3 })).toBe(true);
+    // Proposed items no longer wait; put back after a missed block, they wait (and weigh) again.
+    const proposed = [book.popBest()!, book.popBest()!];
+    book.markProposed(proposed);
+    expect(book.backlog.computeUnits).toBe(200);
+    book.putBack(proposed);
+    expect(book.backlog.computeUnits).toBe(900);
+    book.finish(c, 1_000);
+    expect(book.backlog).toEqual({
+      items: 2,
+      computeUnits: 700,
+      bytes: itemBlockBytes(a) + itemBlockBytes(b),
+    });
+  });
+
+  it("puts requeued items back at their place by fee rate: ahead of later arrivals of the same rate, behind higher rates", () => {
+    const book = new IntakeBook(100, 60_000);
+    const early = pendingItem({ price: 5n, arrivalSeq: 1 });
+    const alsoEarly = pendingItem({ price: 2n, arrivalSeq: 2 });
+    book.takeOver(early);
+    book.takeOver(alsoEarly);
+    const missed = [book.popBest()!, book.popBest()!];
+    book.markProposed(missed);
+    // While their block waits to be settled, new items arrive: one of a higher rate, two of the same.
+    const higher = pendingItem({ price: 9n, arrivalSeq: 3 });
+    const sameLater = pendingItem({ price: 5n, arrivalSeq: 4 });
+    const lowLater = pendingItem({ price: 2n, arrivalSeq: 5 });
+    for (const item of [sameLater, lowLater, higher]) book.takeOver(item);
+    book.putBack(missed);
+    const order = Array.from({ length: 5 }, () => book.popBest());
+    expect(order).toEqual([higher, early, sameLater, alsoEarly, lowLater]);
   });
 });

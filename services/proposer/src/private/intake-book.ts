@@ -2,7 +2,7 @@ import type { SpanContext } from "@opentelemetry/api";
 import type { DeliveredMessage } from "@simd23/bus";
 import { compareFeeRates, type FeeRate } from "@simd23/core";
 import type { tx } from "@simd23/proto";
-import { PriorityQueue } from "./priority-queue.js";
+import { PriorityQueue } from "@simd23/runtime";
 
 /**
  * Where an accepted transaction is: `storing` while its INTAKE publish is in
@@ -20,8 +20,10 @@ export interface PendingItem {
   readonly key: string;
   readonly id: Uint8Array;
   readonly item: tx.TransactionItem;
-  /** The encoded TransactionItem: what INTAKE stores and what the UserBlock carries. */
+  /** The encoded TransactionItem: what the UserBlock carries (and the body of its INTAKE envelope). */
   readonly body: Uint8Array;
+  /** Its INTAKE message (the body in an INTAKE_ITEM envelope): a delivery of exactly these bytes is it. */
+  readonly sealed: Uint8Array;
   readonly kind: "transaction" | "bundle";
   /** The id of every transaction it holds (a bundle's, in order). */
   readonly signatures: readonly Uint8Array[];
@@ -57,18 +59,46 @@ export type DeliveryDisposition =
   /** Not known here: a crashed holder's, to check and take on. */
   | "unknown";
 
+/** What waits to be proposed: items, their compute units and their bytes. */
+export interface Backlog {
+  readonly items: number;
+  readonly computeUnits: number;
+  readonly bytes: number;
+}
+
+/** How much may wait: what the next few UserBlocks can carry. */
+export interface BacklogCapacity {
+  readonly computeUnits: number;
+  readonly bytes: number;
+}
+
+/** States in which an item waits for a UserBlock (or, in sync mode, for a leader): the backlog. */
+const BACKLOG_STATES: ReadonlySet<PendingState> = new Set(["storing", "waiting", "fed"]);
+
+/** An item's share of a UserBlock's bytes: its encoding and the length prefix before it. */
+export function itemBlockBytes(item: PendingItem): number {
+  return item.body.length + 5;
+}
+
 /**
  * Every transaction this replica acknowledged and has not finished with, in a
  * priority queue by fee rate for the next UserBlock, with the INTAKE deliveries
  * to acknowledge when each is done. Ids finished recently are remembered so a
  * resubmission is a duplicate and a late redelivery is acknowledged at once.
+ *
+ * The backlog — items being stored, waiting, or (sync mode) fed and not yet
+ * recorded — is what intake weighs before it accepts more: an item count
+ * limit, and what the next UserBlocks can carry. Items put back after a
+ * UserBlock that was not recorded keep their place: the queue orders by fee
+ * rate, then by the arrival sequence they were given on intake.
  */
 export class IntakeBook {
   private readonly pending = new Map<string, PendingItem>();
   private readonly queue = new PriorityQueue<PendingItem>(compareForBlock);
   private readonly finished = new Map<string, number>();
-  private storing = 0;
-  private fed = 0;
+  private backlogItems = 0;
+  private backlogUnits = 0;
+  private backlogBytes = 0;
   private sequence = 0;
 
   constructor(
@@ -80,7 +110,11 @@ export class IntakeBook {
 
   /** Transactions waiting for a UserBlock (and those being stored, which will); in sync mode, fed and not yet recorded. */
   get depth(): number {
-    return this.queue.size + this.storing + this.fed;
+    return this.backlogItems;
+  }
+
+  get backlog(): Backlog {
+    return { items: this.backlogItems, computeUnits: this.backlogUnits, bytes: this.backlogBytes };
   }
 
   /** Everything acknowledged and not finished: waiting, storing and proposed. */
@@ -90,6 +124,11 @@ export class IntakeBook {
 
   get full(): boolean {
     return this.depth >= this.limit;
+  }
+
+  /** Full, or what waits already fills the capacity: intake refuses with QUEUE_FULL. */
+  overCapacity(capacity: BacklogCapacity): boolean {
+    return this.full || this.backlogUnits >= capacity.computeUnits || this.backlogBytes >= capacity.bytes;
   }
 
   nextArrivalSeq(): number {
@@ -108,48 +147,41 @@ export class IntakeBook {
   /** Intake: the item is being stored; it holds a place in the queue. */
   reserve(item: PendingItem): void {
     if (this.knows(item.key)) throw new Error(`transaction ${item.key} is already known`);
-    item.state = "storing";
     this.pending.set(item.key, item);
-    this.storing += 1;
+    this.enter(item, "storing");
   }
 
   /** Its INTAKE publish was acknowledged: it waits for a UserBlock. */
   stored(item: PendingItem): void {
     if (this.pending.get(item.key) !== item || item.state !== "storing") return;
-    this.storing -= 1;
-    item.state = "waiting";
+    this.move(item, "waiting");
     this.queue.push(item);
   }
 
   /** Sync mode: its INTAKE publish was acknowledged, so the leaders have it: it waits for a TransactionEntry. */
   feed(item: PendingItem): void {
     if (this.pending.get(item.key) !== item || item.state !== "storing") return;
-    this.storing -= 1;
-    item.state = "fed";
-    this.fed += 1;
+    this.move(item, "fed");
   }
 
   /** Sync mode: a stored transaction this replica did not accept itself (redelivered or adopted): the leaders have it. */
   takeOverFed(item: PendingItem): void {
     if (this.knows(item.key)) throw new Error(`transaction ${item.key} is already known`);
-    item.state = "fed";
     this.pending.set(item.key, item);
-    this.fed += 1;
+    this.enter(item, "fed");
   }
 
   /** Sync mode: a TransactionEntry on the tip's chain holds it (not settled yet); false when it was not fed. */
   markRecorded(item: PendingItem): boolean {
     if (this.pending.get(item.key) !== item || item.state !== "fed") return false;
-    item.state = "recorded";
-    this.fed -= 1;
+    this.move(item, "recorded");
     return true;
   }
 
   /** Sync mode: the slot that held it left the tip's chain before it settled; false when it was not recorded. */
   markFed(item: PendingItem): boolean {
     if (this.pending.get(item.key) !== item || item.state !== "recorded") return false;
-    item.state = "fed";
-    this.fed += 1;
+    this.move(item, "fed");
     return true;
   }
 
@@ -163,15 +195,15 @@ export class IntakeBook {
   /** Its INTAKE publish failed: it was never acknowledged, so it is forgotten. */
   unreserve(item: PendingItem): void {
     if (this.pending.get(item.key) !== item || item.state !== "storing") return;
-    this.storing -= 1;
+    this.leave(item);
     this.pending.delete(item.key);
   }
 
   /** A stored transaction this replica did not accept itself (redelivered or adopted): it waits for a UserBlock. */
   takeOver(item: PendingItem): void {
     if (this.knows(item.key)) throw new Error(`transaction ${item.key} is already known`);
-    item.state = "waiting";
     this.pending.set(item.key, item);
+    this.enter(item, "waiting");
     this.queue.push(item);
   }
 
@@ -185,22 +217,31 @@ export class IntakeBook {
     return this.finished.has(key) ? "settled" : "unknown";
   }
 
-  /** The waiting item with the highest fee rate, removed from the queue (it must be proposed or put back). */
+  /**
+   * The waiting item with the highest fee rate, removed from the queue (it must
+   * be proposed, put back or finished; until then it still counts as waiting).
+   */
   popBest(): PendingItem | undefined {
     return this.queue.pop();
   }
 
-  /** Puts items taken with popBest back, or items of a UserBlock that was not recorded. */
+  /**
+   * Puts items taken with popBest back, or items of a UserBlock that was not
+   * recorded: they wait again, each at its place by fee rate and original arrival.
+   */
   putBack(items: Iterable<PendingItem>): void {
     for (const item of items) {
       if (this.pending.get(item.key) !== item) continue;
-      item.state = "waiting";
+      this.move(item, "waiting");
       this.queue.push(item);
     }
   }
 
   markProposed(items: Iterable<PendingItem>): void {
-    for (const item of items) item.state = "proposed";
+    for (const item of items) {
+      if (this.pending.get(item.key) === item) this.move(item, "proposed");
+      else item.state = "proposed";
+    }
   }
 
   /**
@@ -210,8 +251,7 @@ export class IntakeBook {
    */
   finish(item: PendingItem, nowMs: number): DeliveredMessage | undefined {
     if (this.pending.get(item.key) !== item) return undefined;
-    if (item.state === "storing") this.storing -= 1;
-    if (item.state === "fed") this.fed -= 1;
+    this.leave(item);
     this.pending.delete(item.key);
     this.finished.set(item.key, nowMs);
     return item.message;
@@ -232,8 +272,7 @@ export class IntakeBook {
     const forgotten: PendingItem[] = [];
     for (const item of this.pending.values()) {
       if (item.poolIndex !== poolIndex) continue;
-      if (item.state === "storing") this.storing -= 1;
-      if (item.state === "fed") this.fed -= 1;
+      this.leave(item);
       this.pending.delete(item.key);
       forgotten.push(item);
     }
@@ -259,5 +298,28 @@ export class IntakeBook {
       if (at >= floor) break;
       this.finished.delete(key);
     }
+  }
+
+  /** A new pending item takes its first state. */
+  private enter(item: PendingItem, state: PendingState): void {
+    item.state = state;
+    if (BACKLOG_STATES.has(state)) this.count(item, 1);
+  }
+
+  /** A pending item changes state: the backlog follows. */
+  private move(item: PendingItem, state: PendingState): void {
+    this.leave(item);
+    this.enter(item, state);
+  }
+
+  /** A pending item leaves its state (and the backlog, if it was in it). */
+  private leave(item: PendingItem): void {
+    if (BACKLOG_STATES.has(item.state)) this.count(item, -1);
+  }
+
+  private count(item: PendingItem, sign: 1 | -1): void {
+    this.backlogItems += sign;
+    this.backlogUnits += sign * item.computeUnits;
+    this.backlogBytes += sign * itemBlockBytes(item);
   }
 }

@@ -1,3 +1,4 @@
+import { tx } from "@simd23/proto";
 import type { Counter, Gauge, Histogram, ServiceMetrics } from "@simd23/service-kit";
 
 /** The proposer rows of docs/metrics.md, exactly. */
@@ -18,10 +19,29 @@ export interface ProposerMetrics {
   readonly intakeSeconds: Histogram;
   /** `simd23_proposer_slot`, the kit's. */
   readonly slot: Gauge;
+  /** Starts the `{proposer}` series of a pool key this replica proposes as, at 0. */
+  startProposerSeries(name: string): void;
 }
 
+/** A RejectReason as the `reason` label: its name without the prefix, lower case. */
+export function rejectReasonLabel(reason: tx.RejectReason): string {
+  return tx.rejectReasonToJSON(reason).replace("REJECT_REASON_", "").toLowerCase();
+}
+
+/** Every RejectReason intake can give. */
+const REJECT_REASONS = Object.values(tx.RejectReason).filter(
+  (reason): reason is tx.RejectReason =>
+    typeof reason === "number" &&
+    reason !== tx.RejectReason.REJECT_REASON_UNSPECIFIED &&
+    reason !== tx.RejectReason.UNRECOGNIZED,
+);
+
+/** Why an accepted item is given up (the `reason` label of transactions_dropped_total). */
+export const DROP_REASONS = ["blockhash_expired"] as const;
+
+/** The proposer's metrics, each labelled counter's known series at 0 from the start (dashboards rate them). */
 export function createProposerMetrics(metrics: ServiceMetrics): ProposerMetrics {
-  return {
+  const created = {
     accepted: metrics.counter({
       name: "simd23_proposer_transactions_accepted_total",
       help: "Transactions and bundles accepted at intake (stored in INTAKE and acknowledged to the client).",
@@ -88,5 +108,15 @@ export function createProposerMetrics(metrics: ServiceMetrics): ProposerMetrics 
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     }),
     slot: metrics.slot,
+  };
+  for (const kind of ["transaction", "bundle"]) created.accepted.inc({ kind }, 0);
+  for (const reason of REJECT_REASONS) created.refused.inc({ reason: rejectReasonLabel(reason) }, 0);
+  for (const reason of DROP_REASONS) created.dropped.inc({ reason }, 0);
+  return {
+    ...created,
+    startProposerSeries(name) {
+      for (const counter of [created.blocksBuilt, created.blocksRecorded, created.blocksMissed])
+        counter.inc({ proposer: name }, 0);
+    },
   };
 }

@@ -17,11 +17,11 @@ import {
   type Timing,
 } from "@simd23/core";
 import { proposer, type tx } from "@simd23/proto";
+import { LiveTestLedger, type LiveTestLedgerOptions } from "@simd23/runtime/testing";
 import { loadConfig, type ServiceHandle, startService } from "@simd23/service-kit";
 import { createMemoryDatabase, createMemoryStore, type MemoryDatabase, type Store } from "@simd23/store";
 import { PROPOSER_VARIABLES, proposerSettings } from "../config.js";
 import { type ProposerRole, startProposer } from "../proposer.js";
-import { TestLedger, type TestLedgerOptions } from "./test-ledger.js";
 
 /** A fast genesis for tests: 200 ms slots, as brief-services.md suggests, with a wider grace for a busy machine. */
 export const FAST_TIMING: Partial<Omit<Timing, "startTimeMs">> = {
@@ -43,7 +43,7 @@ export interface InProcessClusterOptions {
   /** The genesis's execution mode (default async); a sync cluster's ledger comes from the test, not `ledger`. */
   readonly mode?: ExecutionMode;
   readonly timing?: Partial<Omit<Timing, "startTimeMs">>;
-  readonly ledger?: Omit<TestLedgerOptions, "bus" | "genesis" | "clusterSeed">;
+  readonly ledger?: Omit<LiveTestLedgerOptions, "bus" | "genesis" | "clusterSeed">;
   /** Extra proposer environment (SIMD23_PROPOSER_*, SIMD23_FAULT_*). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -70,7 +70,7 @@ export class InProcessCluster {
   readonly database: MemoryDatabase = createMemoryDatabase();
   readonly bus: Bus;
   readonly store: Store;
-  readonly ledger: TestLedger;
+  readonly ledger: LiveTestLedger;
   readonly proposers: RunningProposer[] = [];
   private readonly directory = mkdtempSync(join(tmpdir(), "simd23-proposer-"));
   private readonly genesisPath = join(this.directory, "genesis.json");
@@ -88,7 +88,7 @@ export class InProcessCluster {
     writeFileSync(this.genesisPath, genesisToJson(this.genesis));
     this.bus = this.connectBus();
     this.store = createMemoryStore({ namespace: this.namespace, database: this.database });
-    this.ledger = new TestLedger({
+    this.ledger = new LiveTestLedger({
       bus: this.bus,
       genesis: this.genesis,
       clusterSeed: this.clusterSeed,

@@ -11,6 +11,7 @@ import {
   toHex,
 } from "@simd23/core";
 import type { tx } from "@simd23/proto";
+import { sealIntakeItem } from "@simd23/runtime";
 import { encodeItem } from "../private/block-assembly.js";
 import type { PendingItem } from "../private/intake-book.js";
 
@@ -42,11 +43,13 @@ export function pendingItem(options: PendingItemOptions = {}): PendingItem {
   const valid = { kind: "transaction" as const, transaction: decoded.value };
   const item: tx.TransactionItem = { item: { $case: "transaction", value: wire } };
   sequence += 1;
+  const body = encodeItem(item);
   return {
     key: toHex(decoded.value.id),
     id: decoded.value.id,
     item,
-    body: encodeItem(item),
+    body,
+    sealed: sealIntakeItem(payer, body),
     kind: "transaction",
     signatures: [decoded.value.id],
     feePayer: payer.publicKey,

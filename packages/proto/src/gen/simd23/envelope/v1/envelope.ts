@@ -26,6 +26,11 @@ export enum Kind {
   KIND_HALT = 7,
   KIND_MISMATCH_REPORT = 8,
   KIND_EQUIVOCATION_EVIDENCE = 9,
+  /**
+   * KIND_INTAKE_ITEM - An accepted transaction item (tx.v1.TransactionItem) on INTAKE, sealed by
+   * the pool proposer whose INTAKE subject stores it.
+   */
+  KIND_INTAKE_ITEM = 10,
   UNRECOGNIZED = -1,
 }
 
@@ -61,6 +66,9 @@ export function kindFromJSON(object: any): Kind {
     case 9:
     case "KIND_EQUIVOCATION_EVIDENCE":
       return Kind.KIND_EQUIVOCATION_EVIDENCE;
+    case 10:
+    case "KIND_INTAKE_ITEM":
+      return Kind.KIND_INTAKE_ITEM;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -90,6 +98,8 @@ export function kindToJSON(object: Kind): string {
       return "KIND_MISMATCH_REPORT";
     case Kind.KIND_EQUIVOCATION_EVIDENCE:
       return "KIND_EQUIVOCATION_EVIDENCE";
+    case Kind.KIND_INTAKE_ITEM:
+      return "KIND_INTAKE_ITEM";
     case Kind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

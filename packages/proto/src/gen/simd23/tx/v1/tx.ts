@@ -114,11 +114,20 @@ export enum RejectReason {
   REJECT_REASON_BAD_SIGNATURE = 2,
   REJECT_REASON_OVERSIZE = 3,
   REJECT_REASON_OVER_COMPUTE_LIMIT = 4,
+  /**
+   * REJECT_REASON_BLOCKHASH_EXPIRED - The recent blockhash is one the proposer saw, but older than the
+   * blockhash validity window of its ledger view.
+   */
   REJECT_REASON_BLOCKHASH_EXPIRED = 5,
   REJECT_REASON_DUPLICATE = 6,
   REJECT_REASON_QUEUE_FULL = 7,
   REJECT_REASON_HALTED = 8,
   REJECT_REASON_NOT_SCHEDULED = 9,
+  /**
+   * REJECT_REASON_BLOCKHASH_NOT_FOUND - The recent blockhash never appeared on the proposer's chain, although its
+   * view of the ledger reached the slot in progress when the transaction came.
+   */
+  REJECT_REASON_BLOCKHASH_NOT_FOUND = 10,
   UNRECOGNIZED = -1,
 }
 
@@ -154,6 +163,9 @@ export function rejectReasonFromJSON(object: any): RejectReason {
     case 9:
     case "REJECT_REASON_NOT_SCHEDULED":
       return RejectReason.REJECT_REASON_NOT_SCHEDULED;
+    case 10:
+    case "REJECT_REASON_BLOCKHASH_NOT_FOUND":
+      return RejectReason.REJECT_REASON_BLOCKHASH_NOT_FOUND;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -183,6 +195,8 @@ export function rejectReasonToJSON(object: RejectReason): string {
       return "REJECT_REASON_HALTED";
     case RejectReason.REJECT_REASON_NOT_SCHEDULED:
       return "REJECT_REASON_NOT_SCHEDULED";
+    case RejectReason.REJECT_REASON_BLOCKHASH_NOT_FOUND:
+      return "REJECT_REASON_BLOCKHASH_NOT_FOUND";
     case RejectReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -1,98 +1,105 @@
-import type { Bus } from "@simd23/bus";
 import {
   buildTransaction,
   buildVote,
-  bytesEqual,
-  type ChainState,
-  createLedgerContext,
-  deriveKeypair,
   EnvelopeKind,
   encodeSignedVote,
-  type Genesis,
-  genesisChainState,
-  KEY_ROLES,
   type Keypair,
   keypairFromSeed,
-  type LedgerContext,
   recordingTickHeight,
   type SignedVote,
   SlotBuilder,
   type SlotRecord,
   sha256,
-  signEnvelope,
   signVote,
+  toHex,
   transferInstruction,
   UserBlockBuilder,
   utf8,
   VerdictLevel,
   type WellFormedUserBlock,
 } from "@simd23/core";
-import { control, ledger, tx } from "@simd23/proto";
-import { SignedPublisher, subjects } from "@simd23/runtime";
+import { control, type ledger, tx } from "@simd23/proto";
+import { SignedPublisher } from "../publisher.js";
+import { subjects } from "../subjects.js";
+import { LedgerStandIn } from "./stand-in.js";
+
+/** How TestLedger.produceSlot builds a slot. */
+export interface ProduceSlotOptions {
+  /** The slot it builds on (default: the newest slot). */
+  readonly parentSlot?: number;
+  /** Votes it records beside those seen on VOTES (recordVotesFromStream). */
+  readonly votes?: readonly SignedVote[];
+  /** false: built, kept as a parent, but never published (a slot the consumers never see). */
+  readonly publish?: boolean;
+}
 
 /**
- * The producers the aggregator listens to, played by a test with the core: a leader building
- * slots (membership joins, UserBlockEntries, recorded votes) with SlotBuilder, proposers
- * building UserBlocks with UserBlockBuilder, validators' votes (buildVote/signVote), and the
- * verifier's verdicts and halt, each sealed by its genesis identity and published where the
- * real role publishes it.
+ * A stand-in leader and proposer pool for tests of the roles that consume the
+ * ledger, built with the core: UserBlocks with the UserBlockBuilder (every
+ * active proposer builds one for each UserBlockSlot a slot records; the first
+ * holds the pending transfers), slots with the SlotBuilder (the pool
+ * proposers' joins, the votes, the UserBlockEntries), and the verifier's
+ * verdicts and halt — each signed by its genesis identity and published where
+ * the real role publishes it.
  */
-export class TestCluster {
-  readonly context: LedgerContext;
-  private readonly states = new Map<number, ChainState>();
-  private readonly validators: Keypair[];
-  private readonly proposers: Keypair[];
-  private readonly verifier: Keypair;
+export class TestLedger extends LedgerStandIn {
+  /** Every UserBlock built, by hex hash (a repair server hands them out). */
+  readonly blocks = new Map<string, WellFormedUserBlock>();
+  private readonly blocksOfSlot = new Map<number, WellFormedUserBlock[]>();
   private readonly pendingJoins: number[] = [];
   private pendingItems: tx.TransactionItem[] = [];
-  private readonly blocksOfSlot = new Map<number, WellFormedUserBlock[]>();
-  private userCount = 0;
-  private newest = 0;
+  private users = 0;
 
-  constructor(
-    private readonly bus: Bus,
-    readonly genesis: Genesis,
-    clusterSeed: Uint8Array,
-  ) {
-    this.context = createLedgerContext(genesis);
-    this.states.set(0, genesisChainState(this.context));
-    this.validators = genesis.validators.map((_, i) => deriveKeypair(clusterSeed, KEY_ROLES.validator, i));
-    this.proposers = genesis.proposerPool.map((_, i) => deriveKeypair(clusterSeed, KEY_ROLES.proposer, i));
-    this.verifier = deriveKeypair(clusterSeed, KEY_ROLES.verifier, 0);
-  }
-
-  get newestSlot(): number {
-    return this.newest;
-  }
-
-  /** Pool proposers whose join request the next slot records (in effect membershipDelaySlots later). */
+  /** Pool proposers whose join the next slot records (in effect membershipDelaySlots later). */
   join(...poolIndices: number[]): void {
     this.pendingJoins.push(...poolIndices);
   }
 
-  /** A new transfer, for the next UserBlocks; returns its signature (its id). */
-  transfer(): Uint8Array {
-    const user = keypairFromSeed(sha256(utf8(`vote-aggregator-test/user/${this.userCount++}`)));
-    const transaction = buildTransaction(
-      {
-        recentBlockhash: this.states.get(this.newest)!.lastHash,
-        computeUnitLimit: 1_000,
-        computeUnitPrice: 0n,
-        instructions: [transferInstruction(0, this.genesis.faucet, 1n)],
-      },
-      [user],
-      this.genesis.limits,
-    );
+  /**
+   * A transfer for the next UserBlocks. Without arguments: 1 lamport to the
+   * faucet from a fresh fee payer (which cannot pay it), when only its id
+   * matters; returns the id. Otherwise signed by `from`, naming the newest
+   * slot's blockhash; returns the transaction.
+   */
+  transfer(): Uint8Array;
+  transfer(from: Keypair, to: Uint8Array, lamports: bigint, computeUnitPrice?: bigint): tx.Transaction;
+  transfer(
+    from?: Keypair,
+    to?: Uint8Array,
+    lamports?: bigint,
+    computeUnitPrice = 0n,
+  ): tx.Transaction | Uint8Array {
+    if (from === undefined || to === undefined || lamports === undefined) {
+      const user = keypairFromSeed(sha256(utf8(`simd23/test-ledger/user/${this.users++}`)));
+      const transaction = buildTransaction(
+        {
+          recentBlockhash: this.parentState(this.newestSlot).lastHash,
+          computeUnitLimit: 1_000,
+          computeUnitPrice: 0n,
+          instructions: [transferInstruction(0, this.genesis.faucet, 1n)],
+        },
+        [user],
+        this.genesis.limits,
+      );
+      this.pendingItems.push({ item: { $case: "transaction", value: transaction.wire } });
+      return transaction.id;
+    }
+    const transaction = this.signedTransfer(from, to, lamports, computeUnitPrice);
     this.pendingItems.push({ item: { $case: "transaction", value: transaction.wire } });
-    return transaction.id;
+    return transaction.wire;
   }
 
-  /** Builds the UserBlocks the slot will record and publishes them on USERBLOCKS (the pending transfers go in the first). */
-  async proposeFor(slot: number, parentSlot = this.newest): Promise<WellFormedUserBlock[]> {
-    const parent = this.stateOf(parentSlot);
+  /**
+   * Builds and publishes (on USERBLOCKS) the UserBlocks slot `slot` on
+   * `parentSlot` records: one per active proposer of each of its two
+   * UserBlockSlots, the pending transfers in the first.
+   */
+  async proposeFor(slot: number, parentSlot = this.newestSlot): Promise<WellFormedUserBlock[]> {
+    const leader = this.leaderOf(slot);
+    const { schedule } = new SlotBuilder(this.context, this.parentState(parentSlot), slot, leader.publicKey);
     const blocks: WellFormedUserBlock[] = [];
     for (const userBlockSlot of [2 * slot - 1, 2 * slot]) {
-      const active = parent.schedule.activeAt(userBlockSlot);
+      const active = schedule.activeAt(userBlockSlot);
       for (const identity of active) {
         const builder = new UserBlockBuilder({
           genesis: this.genesis,
@@ -107,6 +114,7 @@ export class TestCluster {
         }
         const block = builder.finish();
         blocks.push(block);
+        this.blocks.set(toHex(block.blockHash), block);
         await new SignedPublisher(this.bus, this.proposerOf(identity)).publish(
           EnvelopeKind.KIND_USER_BLOCK,
           subjects.userBlock(block.userBlockSlot, block.proposer, block.blockHash),
@@ -119,48 +127,29 @@ export class TestCluster {
   }
 
   /**
-   * Builds the slot on parentSlot as a leader would, recording the pending joins, the given
-   * votes and the UserBlockEntries of the blocks proposed for it, and publishes it on LEDGER.
-   * `publish: false` builds it only (a slot the aggregator never sees).
+   * Builds slot `slot` on its parent (a slot number, or the options' parent;
+   * default the newest slot) as a leader would — the pending joins, the votes,
+   * the UserBlockEntries of the blocks proposed for it (proposeFor; when none
+   * were, they are proposed now) — and publishes it on LEDGER.
    */
-  async produceSlot(
-    slot: number,
-    options: {
-      readonly parentSlot?: number;
-      readonly votes?: readonly SignedVote[];
-      readonly publish?: boolean;
-    } = {},
-  ): Promise<SlotRecord> {
-    const parentSlot = options.parentSlot ?? this.newest;
-    const parent = this.stateOf(parentSlot);
+  async produceSlot(slot: number, parent: number | ProduceSlotOptions = {}): Promise<SlotRecord> {
+    const options: ProduceSlotOptions = typeof parent === "number" ? { parentSlot: parent } : parent;
+    const parentSlot = options.parentSlot ?? this.newestSlot;
     const leader = this.leaderOf(slot);
-    const builder = new SlotBuilder(this.context, parent, slot, leader.publicKey);
-    const blocks = [...(this.blocksOfSlot.get(slot) ?? [])];
+    const builder = new SlotBuilder(this.context, this.parentState(parentSlot), slot, leader.publicKey);
+    const blocks = [...(this.blocksOfSlot.get(slot) ?? (await this.proposeFor(slot, parentSlot)))];
     const joins = this.pendingJoins.splice(0);
-    const votes = [...(options.votes ?? [])];
+    const votes = [...(options.votes ?? []), ...this.takeStreamVotes(slot, parentSlot)];
     const entries: ledger.SlotEntry[] = [];
     builder.hash(1);
     while (!builder.complete) {
-      if (builder.canRecord && joins.length > 0) {
-        const poolIndex = joins.shift()!;
-        const request = ledger.MembershipRequest.encode({
-          proposer: this.proposers[poolIndex]!.publicKey,
-          action: ledger.MembershipAction.MEMBERSHIP_ACTION_JOIN,
-          requestedAtSlot: parentSlot,
-        }).finish();
-        const signed = signEnvelope(
-          this.proposers[poolIndex]!,
-          EnvelopeKind.KIND_MEMBERSHIP_REQUEST,
-          request,
-        );
-        const recorded = builder.recordMembership(request, signed.signature);
-        if (!recorded.ok) throw new Error(`membership refused: ${recorded.violation.detail}`);
-        entries.push(recorded.entry);
+      while (builder.canRecord && joins.length > 0) {
+        const entry = this.recordJoin(builder, joins.shift()!, parentSlot);
+        if (entry !== undefined) entries.push(entry);
       }
       if (builder.canRecord && votes.length > 0) {
         const recorded = builder.recordVotes(votes.splice(0));
-        if (!recorded.ok) throw new Error(`votes refused: ${recorded.violation.detail}`);
-        entries.push(recorded.entry);
+        if (recorded.ok) entries.push(recorded.entry);
       }
       for (let i = 0; i < blocks.length && builder.canRecord; ) {
         const block = blocks[i]!;
@@ -177,27 +166,12 @@ export class TestCluster {
         );
         blocks.splice(i, 1);
       }
-      builder.hash(builder.hashesUntilTick);
-      entries.push(builder.tick());
+      entries.push(this.tick(builder));
     }
     if (blocks.length > 0) throw new Error(`slot ${slot} could not record ${blocks.length} UserBlocks`);
     const { end, record } = builder.end();
-    this.states.set(slot, record.next);
-    this.newest = Math.max(this.newest, slot);
-    if (options.publish === false) return record;
-    const publisher = new SignedPublisher(this.bus, leader);
-    const messages: ledger.LedgerMessage[] = [
-      { kind: { $case: "start", value: builder.start } },
-      ...entries.map((entry) => ({ kind: { $case: "entry" as const, value: entry } })),
-      { kind: { $case: "end", value: end } },
-    ];
-    for (const message of messages) {
-      await publisher.publish(
-        EnvelopeKind.KIND_LEDGER,
-        subjects.ledgerSlot(slot),
-        ledger.LedgerMessage.encode(message).finish(),
-      );
-    }
+    this.accept(record);
+    if (options.publish !== false) await this.publishSlot(builder, entries, end, leader);
     return record;
   }
 
@@ -209,7 +183,7 @@ export class TestCluster {
       buildVote({
         validator: validator.publicKey,
         slot,
-        slotHash: this.stateOf(slot).lastHash,
+        slotHash: this.parentState(slot).lastHash,
         tower: { lockouts: [{ slot, confirmationCount: 1 }], root },
         bankHash: null,
         timestampMs: Date.now(),
@@ -228,7 +202,7 @@ export class TestCluster {
     return signed;
   }
 
-  /** The results an executor reports for the transactions of the slot's UserBlocks. */
+  /** The results an executor reports for the transactions of the UserBlocks proposed for a slot. */
   resultsOf(slot: number, status = tx.ExecutionStatus.EXECUTION_STATUS_OK): control.TransactionResult[] {
     return (this.blocksOfSlot.get(slot) ?? []).flatMap((block) =>
       block.items.flatMap((item) =>
@@ -293,20 +267,5 @@ export class TestCluster {
       control.Halt.encode(halt).finish(),
     );
     return halt;
-  }
-
-  private stateOf(slot: number): ChainState {
-    const state = this.states.get(slot);
-    if (state === undefined) throw new Error(`slot ${slot} was not produced`);
-    return state;
-  }
-
-  private leaderOf(slot: number): Keypair {
-    const identity = this.context.leaders.leaderOf(slot);
-    return this.validators.find((k) => bytesEqual(k.publicKey, identity))!;
-  }
-
-  private proposerOf(identity: Uint8Array): Keypair {
-    return this.proposers.find((k) => bytesEqual(k.publicKey, identity))!;
   }
 }

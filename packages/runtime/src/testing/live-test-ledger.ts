@@ -1,14 +1,10 @@
 import type { Bus, Replay } from "@simd23/bus";
 import {
-  type ChainState,
-  createLedgerContext,
   EnvelopeKind,
   type Genesis,
-  genesisChainState,
   itemTransactions,
-  type Keypair,
-  type LedgerContext,
   openEnvelope,
+  type ProposerSchedule,
   RecordingBook,
   recordingTickHeight,
   SlotBuilder,
@@ -19,10 +15,11 @@ import {
   toHex,
   type WellFormedUserBlock,
 } from "@simd23/core";
-import { envelope, ledger } from "@simd23/proto";
-import { leaderKeypair, SignedPublisher, subjects } from "@simd23/runtime";
+import { envelope, type ledger } from "@simd23/proto";
+import { subjects } from "../subjects.js";
+import { LedgerStandIn } from "./stand-in.js";
 
-export interface TestLedgerOptions {
+export interface LiveTestLedgerOptions {
   readonly bus: Bus;
   readonly genesis: Genesis;
   readonly clusterSeed: Uint8Array;
@@ -30,9 +27,15 @@ export interface TestLedgerOptions {
   readonly skipSlot?: (slot: number) => boolean;
   /** UserBlocks the ledger does not record although they are well-formed (as if they came late). */
   readonly ignoreBlock?: (block: WellFormedUserBlock) => boolean;
+  /**
+   * Each slot reaches LEDGER this long after it is built, while `tipBlockhash` is already its
+   * hash: what a consumer whose view of the ledger lags sees, against a client that got its
+   * blockhash from a replica ahead of it.
+   */
+  readonly publishDelayMs?: number;
 }
 
-/** A UserBlockEntry the test ledger recorded. */
+/** A UserBlockEntry the ledger recorded. */
 export interface RecordedEntry {
   readonly slot: number;
   readonly userBlockSlot: number;
@@ -42,49 +45,44 @@ export interface RecordedEntry {
 }
 
 /**
- * A ledger for tests, produced with the core's SlotBuilder and RecordingBook:
- * at the end of every slot on the wall clock it builds the slot for its
- * scheduled leader (every leader key derives from the cluster seed), recording
- * the membership requests and the well-formed UserBlocks that arrived in time,
- * and publishes it to LEDGER. It stands in for the leader service where a test
- * needs a ledger without one; it is not a leader (one producer, no forks).
+ * A ledger for tests of the roles that produce for it (proposers), built with
+ * the core's SlotBuilder and RecordingBook: at the end of every slot on the
+ * wall clock it builds the slot for its scheduled leader, recording the
+ * membership requests on CONTROL and the well-formed UserBlocks that arrived
+ * on USERBLOCKS in time, and publishes it on LEDGER. It stands in for the
+ * leader service where a test needs a ledger without one; it is not a leader
+ * (one producer, no forks).
  */
-export class TestLedger {
-  private readonly context: LedgerContext;
-  private readonly leaders = new Map<string, Keypair>();
+export class LiveTestLedger extends LedgerStandIn {
   private readonly book: RecordingBook;
   private readonly memberships: { body: Uint8Array; signature: Uint8Array }[] = [];
   private readonly replays: Replay[] = [];
   private readonly running: Promise<void>[] = [];
-  private tip: ChainState;
+  private readonly publishing = new Set<Promise<void>>();
+  private tip = 0;
   private timer: NodeJS.Timeout | undefined;
-  private producing: Promise<void> = Promise.resolve();
+  private producing: Promise<unknown> = Promise.resolve();
   private stopped = false;
-  readonly records: SlotRecord[] = [];
+  /** Every UserBlockEntry recorded, in ledger order. */
   readonly recorded: RecordedEntry[] = [];
-  /** Every UserBlock that arrived, well-formed or not, by hex hash. */
+  /** Every UserBlock the book accepted, by hex hash. */
   readonly arrived = new Map<string, { readonly bytes: Uint8Array; readonly userBlockSlot: number }>();
 
-  constructor(private readonly options: TestLedgerOptions) {
-    this.context = createLedgerContext(options.genesis);
-    this.tip = genesisChainState(this.context);
+  constructor(private readonly options: LiveTestLedgerOptions) {
+    super(options.bus, options.genesis, options.clusterSeed);
     this.book = new RecordingBook(options.genesis);
-    options.genesis.validators.forEach((validator, i) => {
-      if (validator.runsLeader)
-        this.leaders.set(toHex(validator.identity), leaderKeypair(options.genesis, options.clusterSeed, i));
-    });
   }
 
   get tipSlot(): number {
-    return this.tip.slot;
+    return this.tip;
   }
 
-  get tipSchedule() {
-    return this.tip.schedule;
+  get tipSchedule(): ProposerSchedule {
+    return this.parentState(this.tip).schedule;
   }
 
   get tipBlockhash(): Uint8Array {
-    return this.tip.lastHash;
+    return this.parentState(this.tip).lastHash;
   }
 
   /** The hex id of every transaction in a UserBlock this ledger recorded, with the slot that recorded it. */
@@ -96,6 +94,7 @@ export class TestLedger {
     return out;
   }
 
+  /** Follows USERBLOCKS and CONTROL, and produces each slot at its end on the wall clock. */
   start(): void {
     const { bus, genesis } = this.options;
     this.follow(
@@ -103,7 +102,7 @@ export class TestLedger {
       (data) => {
         const opened = openEnvelope(genesis, data, EnvelopeKind.KIND_USER_BLOCK);
         if (!opened.ok) return;
-        const offered = this.book.offer(opened.envelope.body, this.tickHeightNow(), this.tip.schedule);
+        const offered = this.book.offer(opened.envelope.body, this.tickHeightNow(), this.tipSchedule);
         if (offered.status === "accepted") {
           this.arrived.set(toHex(offered.block.blockHash), {
             bytes: opened.envelope.body,
@@ -126,47 +125,25 @@ export class TestLedger {
     this.produceAtEnd(slotAt(genesis.timing, Date.now()));
   }
 
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
+    super.stop();
     this.stopped = true;
     clearTimeout(this.timer);
     for (const replay of this.replays) replay.stop();
     await Promise.allSettled(this.running);
     await this.producing;
+    await Promise.allSettled(this.publishing);
   }
 
-  private follow(replay: Replay, handle: (data: Uint8Array) => void): void {
-    this.replays.push(replay);
-    this.running.push(
-      (async () => {
-        for await (const message of replay) handle(message.data);
-      })(),
-    );
-  }
-
-  private tickHeightNow(): number {
-    const { timing } = this.options.genesis;
-    return Math.floor((Date.now() - Number(timing.startTimeMs)) / tickDurationMs(timing));
-  }
-
-  /** Produces slot `slot` when it ends on the wall clock, then the next one. */
-  private produceAtEnd(slot: number): void {
-    if (this.stopped) return;
-    const endMs = slotStartMs(this.options.genesis.timing, slot + 1);
-    this.timer = setTimeout(
-      () => {
-        this.producing = this.producing.then(() => this.produce(slot)).catch(() => undefined);
-        this.produceAtEnd(slot + 1);
-      },
-      Math.max(0, endMs - Date.now()),
-    );
-  }
-
-  private async produce(slot: number): Promise<void> {
-    if (this.stopped || slot <= this.tip.slot || this.options.skipSlot?.(slot)) return;
+  /**
+   * Builds slot `slot` on the tip, recording the membership requests and the
+   * UserBlocks due, and publishes it (after `publishDelayMs`). A skipped slot,
+   * or one not after the tip, is not built.
+   */
+  async produceSlot(slot: number): Promise<SlotRecord> {
     const { genesis } = this.options;
-    const leader = this.leaders.get(toHex(this.context.leaders.leaderOf(slot)));
-    if (leader === undefined) return;
-    const builder = new SlotBuilder(this.context, this.tip, slot, leader.publicKey);
+    const leader = this.leaderOf(slot);
+    const builder = new SlotBuilder(this.context, this.parentState(this.tip), slot, leader.publicKey);
     const entries: ledger.SlotEntry[] = [];
     const record = (make: () => ledger.SlotEntry | undefined) => {
       while (!builder.canRecord) entries.push(builder.tick());
@@ -203,21 +180,47 @@ export class TestLedger {
     }
     while (!builder.complete) entries.push(builder.tick());
     const { end, record: slotRecord } = builder.end();
-    const publisher = new SignedPublisher(this.options.bus, leader);
-    const subject = subjects.ledgerSlot(slot);
-    const messages: ledger.LedgerMessage[] = [
-      { kind: { $case: "start", value: builder.start } },
-      ...entries.map((entry) => ({ kind: { $case: "entry" as const, value: entry } })),
-      { kind: { $case: "end", value: end } },
-    ];
-    await Promise.all(
-      messages.map((message, i) =>
-        publisher.publish(EnvelopeKind.KIND_LEDGER, subject, ledger.LedgerMessage.encode(message).finish(), {
-          msgId: `${slot}.${i}`,
-        }),
-      ),
+    this.accept(slotRecord);
+    this.tip = slot;
+    const delayMs = this.options.publishDelayMs ?? 0;
+    const published = (
+      delayMs > 0 ? new Promise((resolve) => setTimeout(resolve, delayMs)) : Promise.resolve()
+    ).then(() => this.publishSlot(builder, entries, end, leader, true));
+    this.publishing.add(published);
+    void published.finally(() => this.publishing.delete(published));
+    if (delayMs === 0) await published;
+    return slotRecord;
+  }
+
+  private follow(replay: Replay, handle: (data: Uint8Array) => void): void {
+    this.replays.push(replay);
+    this.running.push(
+      (async () => {
+        for await (const message of replay) handle(message.data);
+      })(),
     );
-    this.tip = slotRecord.next;
-    this.records.push(slotRecord);
+  }
+
+  private tickHeightNow(): number {
+    const { timing } = this.options.genesis;
+    return Math.floor((Date.now() - Number(timing.startTimeMs)) / tickDurationMs(timing));
+  }
+
+  /** Produces slot `slot` when it ends on the wall clock, then the next one. */
+  private produceAtEnd(slot: number): void {
+    if (this.stopped) return;
+    const endMs = slotStartMs(this.options.genesis.timing, slot + 1);
+    this.timer = setTimeout(
+      () => {
+        this.producing = this.producing
+          .then(() => {
+            if (this.stopped || slot <= this.tip || this.options.skipSlot?.(slot)) return;
+            return this.produceSlot(slot);
+          })
+          .catch(() => undefined);
+        this.produceAtEnd(slot + 1);
+      },
+      Math.max(0, endMs - Date.now()),
+    );
   }
 }
