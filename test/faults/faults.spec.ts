@@ -8,8 +8,9 @@ import { selectSchedules } from "./schedules.js";
 
 // The fault suite: one devnet (every role as its own process, on a nats-server and a redis-server
 // of its own) under a steady load, one fault schedule at a time, every transaction accounted for.
-// SIMD23_FAULTS: unset runs the default schedules (every role and both servers), `all` every
-// schedule (the 25% and 50% wrong-BankHash ones too, the halt last), or ids separated by commas.
+// SIMD23_FAULTS: unset runs the quick schedules (the README's test command), `standard` every role and
+// both servers, `all` every schedule (the 25% and 50% wrong-BankHash ones too, the halt last), or ids
+// separated by commas.
 // SIMD23_FAULTS_REPORT=<path> writes the run's report as JSON; SIMD23_KEEP_E2E_LOGS keeps the logs.
 
 const schedules = selectSchedules(process.env.SIMD23_FAULTS);

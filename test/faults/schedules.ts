@@ -28,8 +28,11 @@ export interface Schedule {
   readonly name: string;
   /** The role or server it covers. */
   readonly covers: string;
-  /** In the default run (`SIMD23_FAULTS` unset); every schedule runs with `SIMD23_FAULTS=all`. */
-  readonly inDefault: boolean;
+  /**
+   * Which run includes it: `quick` is the README's test command (`SIMD23_FAULTS` unset), `standard`
+   * adds every role and both servers (`SIMD23_FAULTS=standard`), `extended` the rest (`SIMD23_FAULTS=all`).
+   */
+  readonly tier: "quick" | "standard" | "extended";
   /** What surviving it proves (docs/reliability.md). */
   readonly proves: string;
   /** Applies the fault and resolves once it is over; returns the validators it made wrong, if any. */
@@ -103,7 +106,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "kill-proposer",
     name: "kill -9 proposer-1",
     covers: "proposer",
-    inDefault: true,
+    tier: "standard",
     proves:
       "what a proposer acknowledged is in INTAKE before the answer: the replica that takes its pool key (lease expiry, then adoption) proposes it; nothing it held is lost or proposed twice into execution",
     apply: (context) => killAndRestart(context, "proposer-1"),
@@ -112,7 +115,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "kill-leader",
     name: "kill -9 the active leader",
     covers: "leader",
-    inDefault: true,
+    tier: "quick",
     proves:
       "its slots are skipped or finished by the other leader; UserBlocks not recorded are proposed again; the restarted leader replays LEDGER and goes on",
     apply: async (context) => killAndRestart(context, await context.devnet.activeLeader()),
@@ -121,7 +124,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "kill-executor",
     name: "kill -9 executor-2",
     covers: "executor",
-    inDefault: true,
+    tier: "quick",
     proves:
       "it restarts from its bank snapshot and its newest vote, recomputes the same BankHashes (its reports match), and the other three keep voting and executing meanwhile",
     apply: (context) => killAndRestart(context, "executor-2"),
@@ -130,7 +133,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "kill-aggregator",
     name: "kill -9 vote-aggregator-0",
     covers: "vote-aggregator",
-    inDefault: true,
+    tier: "standard",
     proves:
       "levels live in the status index: the restarted aggregator replays the ledger and the verdicts and takes back no level it reported",
     apply: (context) => killAndRestart(context, "vote-aggregator-0"),
@@ -139,7 +142,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "kill-verifier",
     name: "kill -9 bank-hash-verifier-0",
     covers: "bank-hash-verifier",
-    inDefault: true,
+    tier: "standard",
     proves:
       "the restarted verifier replays and re-executes from genesis, tallies the same commitments and republishes verdicts without changing a result",
     apply: (context) => killAndRestart(context, "bank-hash-verifier-0"),
@@ -148,7 +151,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "restart-nats",
     name: "kill -9 and restart NATS",
     covers: "NATS",
-    inDefault: true,
+    tier: "quick",
     proves:
       "JetStream keeps every acknowledged message on disk; every role reconnects, re-creates nothing and resumes its durable consumers; publishes that failed are retried or refused, never half-acknowledged",
     apply: (context) => restartServer(context, "nats"),
@@ -157,7 +160,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "restart-redis",
     name: "kill -9 and restart Redis",
     covers: "Redis",
-    inDefault: true,
+    tier: "standard",
     proves:
       "leases, the status index and bank snapshots survive in Redis' append-only file; roles wait while it is away, and no status goes backwards",
     apply: (context) => restartServer(context, "redis"),
@@ -166,7 +169,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "pause-leader",
     name: "SIGSTOP the active leader for 5 slots",
     covers: "leader",
-    inDefault: true,
+    tier: "standard",
     proves:
       "a leader frozen past its slots resumes: blocks it missed are proposed again, its late PoH is caught up or its slots skipped",
     apply: async (context) => pauseAndResume(context, await context.devnet.activeLeader()),
@@ -175,7 +178,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "userblocks-drop-delay",
     name: "executor-1 ignores proposer-0's UserBlocks, executor-2 sees proposer-1's 600 ms late",
     covers: "executor",
-    inDefault: true,
+    tier: "quick",
     proves:
       "a validator that does not have a UserBlock repairs it (from the stream by hash, else from the proposer) and does not vote on its fork until it has it; late copies change nothing",
     apply: async (context) => {
@@ -196,7 +199,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "pause-proposer",
     name: "SIGSTOP proposer-2 for 5 slots",
     covers: "proposer",
-    inDefault: false,
+    tier: "extended",
     proves:
       "a frozen proposer's blocks come late and are refused; their items are proposed again; clients routed to it time out and go elsewhere",
     apply: (context) => pauseAndResume(context, "proposer-2"),
@@ -205,7 +208,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "pause-executor",
     name: "SIGSTOP executor-0 for 5 slots",
     covers: "executor",
-    inDefault: false,
+    tier: "extended",
     proves: "a frozen validator catches up: it replays what it missed and votes again",
     apply: (context) => pauseAndResume(context, "executor-0"),
   },
@@ -213,7 +216,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "pause-aggregator",
     name: "SIGSTOP vote-aggregator-0 for 5 slots",
     covers: "vote-aggregator",
-    inDefault: false,
+    tier: "extended",
     proves: "subscribers and polls wait; no level is lost or reordered when it resumes",
     apply: (context) => pauseAndResume(context, "vote-aggregator-0"),
   },
@@ -221,7 +224,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "kill-two-proposers",
     name: "kill -9 proposer-0 and proposer-2 together",
     covers: "proposer",
-    inDefault: false,
+    tier: "extended",
     proves: "one proposer left takes both pool keys' pending intake",
     apply: async (context) => {
       context.note("kill -9 proposer-0 and proposer-2");
@@ -235,7 +238,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "wrong-bankhash-25",
     name: "executor-3 computes wrong BankHashes (25% of stake)",
     covers: "bank-hash-verifier",
-    inDefault: false,
+    tier: "extended",
     proves:
       "a wrong minority is named and its slots are dead for it; no halt; every honest validator still matches",
     apply: (context) => wrongBankHashes(context, [3]),
@@ -244,16 +247,20 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "wrong-bankhash-50",
     name: "executor-2 and executor-3 compute wrong BankHashes (50%)",
     covers: "bank-hash-verifier",
-    inDefault: false,
+    tier: "extended",
     halts: true,
     proves: "more than 1/3 of stake wrong halts the cluster at that slot, and every role stops producing",
     apply: (context) => wrongBankHashes(context, [2, 3]),
   },
 ];
 
-/** The schedules `SIMD23_FAULTS` asks for: unset the default ones, `all` every one, or ids separated by commas. */
+/**
+ * The schedules `SIMD23_FAULTS` asks for: unset the quick ones, `standard` every role and both
+ * servers, `all` every one, or ids separated by commas.
+ */
 export function selectSchedules(selection: string | undefined): Schedule[] {
-  if (selection === undefined || selection === "") return SCHEDULES.filter((s) => s.inDefault);
+  if (selection === undefined || selection === "") return SCHEDULES.filter((s) => s.tier === "quick");
+  if (selection === "standard") return SCHEDULES.filter((s) => s.tier !== "extended");
   if (selection === "all") return [...SCHEDULES];
   const ids = selection.split(",").map((id) => id.trim());
   const unknown = ids.filter((id) => !SCHEDULES.some((s) => s.id === id));

@@ -2,9 +2,8 @@ import { randomBytes } from "node:crypto";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { connectNatsBus } from "@simd23/bus";
-import { type Figure, measureRate, type Suite } from "../harness.js";
+import { type Figure, measureRate, type Suite, type SuiteContext } from "../harness.js";
 
-const SERVERS = process.env.SIMD23_NATS_URL ?? "nats://127.0.0.1:4222";
 const MESSAGE_BYTES = 1024;
 const MEASURE_MS = 1_500;
 const BATCH = 10_000;
@@ -15,14 +14,16 @@ const baselineName = "core NATS publish";
 
 const suite: Suite = {
   name: "bus",
+  needs: ["nats"],
   description:
     "The bus on the local NATS server, 1 KiB messages. Baseline: core NATS's raw publish rate (nc.publish, then " +
     "one flush), the most a client can push through this server; a durable publish is stored and acknowledged.",
-  async run(): Promise<Figure[]> {
+  async run(context: SuiteContext): Promise<Figure[]> {
+    const servers = context.natsUrl;
     const namespace = `bench-${randomBytes(4).toString("hex")}`;
     const payload = new Uint8Array(MESSAGE_BYTES).fill(0x5a);
-    const nc = await connect({ servers: SERVERS, name: "bench-bus-baseline" });
-    const bus = await connectNatsBus({ servers: SERVERS, namespace, name: "bench-bus" });
+    const nc = await connect({ servers, name: "bench-bus-baseline" });
+    const bus = await connectNatsBus({ servers, namespace, name: "bench-bus" });
     try {
       // No stream stores this subject and nothing subscribes to it: the server only routes it.
       const rawSubject = `${namespace}.raw.baseline`;

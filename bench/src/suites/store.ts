@@ -9,7 +9,7 @@ import {
   stringCodec,
   valueKey,
 } from "@simd23/store";
-import { type Figure, measureRate, type Suite } from "../harness.js";
+import { type Figure, measureRate, type Suite, type SuiteContext } from "../harness.js";
 
 // The vote aggregator's hot write: per signature, set the time a level was first reached.
 const statusFields = { received: bigintCodec, proposed: bigintCodec, droppedReason: stringCodec };
@@ -33,13 +33,14 @@ async function batchedWrites(store: Store): Promise<number> {
 
 const suite: Suite = {
   name: "store",
+  needs: ["redis"],
   description:
     "Status-index writes (per-field set-if-absent with TTL, one Lua call each) through @simd23/store: " +
     `batches of ${batchSize} in one round trip against one awaited round trip per write, on the same Redis in ` +
     "the same run; the atomic update (read, then compare-and-set) against a plain awaited set; the in-process " +
     "store against Redis for the same batched write.",
-  async run(): Promise<Figure[]> {
-    const url = process.env.SIMD23_REDIS_URL ?? "redis://127.0.0.1:6379";
+  async run(context: SuiteContext): Promise<Figure[]> {
+    const url = context.redisUrl;
     const namespace = `simd23-bench/store/${randomUUID()}`;
     const redis = await connectRedisStore({ url, namespace });
     const memory = createMemoryStore({ namespace });

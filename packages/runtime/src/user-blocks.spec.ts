@@ -107,6 +107,27 @@ describe("UserBlockSource", () => {
     await bus.close();
   });
 
+  it("finds the proposer's copy on the stream under bytes filed after it, without asking the proposer", async () => {
+    const namespace = `blocks-${randomBytes(4).toString("hex")}`;
+    const bus = createMemoryBus({ namespace });
+    const directory = new ProposerDirectory(createMemoryStore({ namespace }), genesis);
+    const block = build(0, 4);
+    const subject = subjects.userBlock(4, block.proposer, block.blockHash);
+    await new SignedPublisher(bus, keys[0]!).publish(EnvelopeKind.KIND_USER_BLOCK, subject, block.bytes);
+    await bus.publish(subject, new Uint8Array([0xde, 0xad]));
+    await new SignedPublisher(bus, keys[1]!).publish(EnvelopeKind.KIND_USER_BLOCK, subject, block.bytes);
+
+    // No proposer in the directory: only the stream can answer.
+    const source = new UserBlockSource({ bus, genesis, directory });
+    const fetched = await source.fetch(
+      { userBlockSlot: 4, proposer: block.proposer, blockHash: block.blockHash },
+      active,
+    );
+    expect(fetched.ok && fetched.source).toBe("stream");
+    expect(fetched.ok && fetched.block.blockHash).toEqual(block.blockHash);
+    await bus.close();
+  });
+
   it("ignores the stream's copies of a faulted proposer's blocks, and refuses a copy signed by someone else", async () => {
     const namespace = `blocks-${randomBytes(4).toString("hex")}`;
     const bus = createMemoryBus({ namespace });

@@ -104,19 +104,43 @@ export class UserBlockSource {
     const cached = this.cached(ref.blockHash);
     if (cached) return { ok: true, block: cached, source: "cache" };
     if (!this.options.ignoreStreamFrom?.has(toHex(ref.proposer))) {
-      const stored = await this.options.bus.getLast(
-        "USERBLOCKS",
-        subjects.userBlock(ref.userBlockSlot, ref.proposer, ref.blockHash),
-      );
-      if (stored) {
-        const fetched = this.openStreamCopy(stored.data, activeProposers, ref);
-        if (fetched.ok) {
-          this.remember(fetched.block);
-          return fetched;
-        }
+      const fetched = await this.fromStream(ref, activeProposers);
+      if (fetched !== undefined) {
+        this.remember(fetched.block);
+        return fetched;
       }
     }
     return this.repair(ref, activeProposers);
+  }
+
+  /**
+   * The proposer's copy under the block's subject: the newest message there, else the first that
+   * opens. Anyone can file bytes under a subject; a forgery filed after the copy must not hide it.
+   */
+  private async fromStream(
+    ref: UserBlockRef,
+    activeProposers: readonly Uint8Array[],
+  ): Promise<(UserBlockFetch & { ok: true }) | undefined> {
+    const subject = subjects.userBlock(ref.userBlockSlot, ref.proposer, ref.blockHash);
+    const newest = await this.options.bus.getLast("USERBLOCKS", subject);
+    if (newest === undefined) return undefined;
+    const opened = this.openStreamCopy(newest.data, activeProposers, ref);
+    if (opened.ok) return opened;
+    const filed = this.options.bus.replay({
+      stream: "USERBLOCKS",
+      filterSubjects: [subject],
+      start: "all",
+      stopAtEnd: true,
+    });
+    try {
+      for await (const message of filed) {
+        const copy = this.openStreamCopy(message.data, activeProposers, ref);
+        if (copy.ok) return copy;
+      }
+    } finally {
+      filed.stop();
+    }
+    return undefined;
   }
 
   /** Asks the proposer that built the block for it (GetUserBlock). */

@@ -345,6 +345,29 @@ describe("executors and the bank-hash verifier on the in-process bus and store",
     for (let slot = 1; slot <= 16; slot++)
       expect(cluster.verifier.slotTally(slot).mismatchedValidators).toEqual([]);
   });
+
+  it("restores its tower from its own newest vote though other messages were filed after it under its subject", async () => {
+    const cluster = await startCluster();
+    cluster.ledger.join(0);
+    await produce(cluster, 6);
+    const before = cluster.executors[1]!;
+    await expect.poll(() => before.status().votedSlot, { timeout: 15_000 }).toBe(6);
+    await before.hooks.stopConsuming?.();
+    await before.hooks.drain?.();
+    // After its newest vote: bytes that are no vote, and a vote of validator 2 (sealed by it).
+    const mySubject = subjects.vote(cluster.genesis.validators[1]!.identity);
+    const [othersVote] = (
+      await messages(cluster.bus, "VOTES", subjects.vote(cluster.genesis.validators[2]!.identity))
+    ).slice(-1);
+    await cluster.bus.publish(mySubject, new Uint8Array([1, 2, 3]));
+    await cluster.bus.publish(mySubject, othersVote!.data);
+
+    const after = await startOne(cluster, 1);
+    cluster.executors[1] = after;
+    await after.caughtUp;
+    expect(after.status().votedSlot).toBe(6);
+    expect(after.status().root).toBe(before.status().root);
+  });
 });
 
 function openEnvelopeBody(genesis: Genesis, data: Uint8Array): Uint8Array {

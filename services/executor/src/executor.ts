@@ -3,6 +3,7 @@ import {
   type Bank,
   bankHashCommitment,
   buildVote,
+  bytesEqual,
   createGenesisBank,
   createLedgerContext,
   decideVote,
@@ -196,16 +197,13 @@ export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
     }
   }
   let tower: Tower = { lockouts: [], root: null };
-  const ownLast = await bus.getLast("VOTES", subjects.vote(me));
+  const ownLast = await newestOwnVote(bus, genesis, me);
   if (ownLast !== undefined) {
-    const opened = openVoteMessage(genesis, ownLast.data);
-    if (opened.ok) {
-      tower = towerOfVote(opened.vote.vote);
-      log.info(
-        { lastVote: opened.vote.vote.slot, root: tower.root },
-        "tower restored from this validator's newest vote",
-      );
-    }
+    tower = towerOfVote(ownLast);
+    log.info(
+      { lastVote: ownLast.slot, root: tower.root },
+      "tower restored from this validator's newest vote",
+    );
   }
   const forkChoiceRoot = Math.max(tower.root ?? 0, rootBank.slot);
   const forkChoice = new HeaviestSubtreeForkChoice(stakes, forkChoiceRoot);
@@ -508,6 +506,31 @@ export async function startExecutor(deps: ExecutorDeps): Promise<ExecutorRole> {
       },
     },
   };
+}
+
+/**
+ * The newest vote `me` sealed. Anyone can file bytes under its subject, so the newest message
+ * there may be something else — a forgery, another validator's vote — and restarting from an
+ * empty tower would forget its lockouts: then every message of the subject is read for it.
+ */
+async function newestOwnVote(bus: Bus, genesis: Genesis, me: Uint8Array): Promise<vote.Vote | undefined> {
+  const ownVote = (data: Uint8Array): vote.Vote | undefined => {
+    const opened = openVoteMessage(genesis, data);
+    return opened.ok && bytesEqual(opened.vote.vote.validator, me) ? opened.vote.vote : undefined;
+  };
+  const last = await bus.getLast("VOTES", subjects.vote(me));
+  if (last === undefined) return undefined;
+  const newest = ownVote(last.data);
+  if (newest !== undefined) return newest;
+  let found: vote.Vote | undefined;
+  for await (const message of bus.replay({
+    stream: "VOTES",
+    filterSubjects: [subjects.vote(me)],
+    start: "all",
+    stopAtEnd: true,
+  }))
+    found = ownVote(message.data) ?? found;
+  return found;
 }
 
 function statusLabel(status: tx.ExecutionStatus): string {

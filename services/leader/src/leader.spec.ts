@@ -479,6 +479,17 @@ describe("leader on the in-process bus", () => {
     expect(cluster.leaders.every((l) => l.health.halts[0]!.includes("test halt"))).toBe(true);
   });
 
+  it("produces its slot though a message it did not seal was filed under that slot on LEDGER before it started", async () => {
+    const genesis = fastGenesis({ validators: 1 });
+    cluster = new Cluster(genesis);
+    const { timing } = genesis;
+    await sleepUntil(slotStartMs(timing, 3) + 5);
+    const slot = slotAt(timing, Date.now()) + 1;
+    await cluster.bus.publish(subjects.ledgerSlot(slot), utf8("forged: not an earlier run's message"));
+    await cluster.start();
+    await expect.poll(() => cluster!.records.get(slot), { timeout: 5_000 }).toBeDefined();
+  });
+
   it("refuses malformed, misfiled, unscheduled and early blocks and stale requests, each with its reason", async () => {
     // One leader: it records every UserBlockSlot. Requests are fresh for 2 slots.
     const genesis = fastGenesis({ validators: 1, timing: { membershipRequestValiditySlots: 2 } });

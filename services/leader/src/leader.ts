@@ -462,15 +462,31 @@ class LeaderRole {
   }
 
   /**
-   * Whether the LEDGER already holds messages of `slot`: only an earlier run of
-   * this replica can have published them, and only for a slot that began
-   * before this run did (within a slot, for clock skew between hosts).
+   * Whether the LEDGER already holds messages of `slot` that this replica's key
+   * sealed: only an earlier run of this replica can have published them, and
+   * only for a slot that began before this run did (within a slot, for clock
+   * skew between hosts). Anyone can file bytes under the subject: a message
+   * sealed by another key must not cost the leader its slot, nor one filed
+   * after its own hide them.
    */
   private async publishedBefore(slot: number): Promise<boolean> {
     const { timing } = this.genesis;
     if (slotStartMs(timing, slot) > this.startedAtMs + timing.slotDurationMs) return false;
     try {
-      return (await this.deps.bus.getLast("LEDGER", subjects.ledgerSlot(slot))) !== undefined;
+      const filed = this.deps.bus.replay({
+        stream: "LEDGER",
+        filterSubjects: [subjects.ledgerSlot(slot)],
+        start: "all",
+        stopAtEnd: true,
+      });
+      for await (const message of filed) {
+        const opened = openEnvelope(this.genesis, message.data, EnvelopeKind.KIND_LEDGER);
+        if (opened.ok && bytesEqual(opened.envelope.signer, this.identity)) {
+          filed.stop();
+          return true;
+        }
+      }
+      return false;
     } catch (error) {
       this.logger.warn({ err: error, slot }, "could not check the LEDGER for an earlier run's slot");
       return false;

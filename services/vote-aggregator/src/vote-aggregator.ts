@@ -352,10 +352,7 @@ export function startVoteAggregator(deps: VoteAggregatorDeps): VoteAggregator {
   }
 
   haltWatch.start();
-  follow(
-    { stream: "USERBLOCKS", filterSubjects: [subjects.allUserBlocks], start: "new" },
-    onUserBlock,
-  );
+  follow({ stream: "USERBLOCKS", filterSubjects: [subjects.allUserBlocks], start: "new" }, onUserBlock);
   follow(
     {
       stream: "VOTES",
