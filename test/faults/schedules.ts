@@ -178,7 +178,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "userblocks-drop-delay",
     name: "executor-1 ignores proposer-0's UserBlocks, executor-2 sees proposer-1's 600 ms late",
     covers: "executor",
-    tier: "quick",
+    tier: "standard",
     proves:
       "a validator that does not have a UserBlock repairs it (from the stream by hash, else from the proposer) and does not vote on its fork until it has it; late copies change nothing",
     apply: async (context) => {

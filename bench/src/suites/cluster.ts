@@ -1048,7 +1048,7 @@ const suite: Suite = {
   needs: ["nats", "redis"],
   description:
     `SIMD-0023 (async) against the synchronous baseline (sync: the leader executes before it records, validators execute ` +
-    `before they vote; docs/protocol.d/17-sync-mode.md) on the same machine: one devnet per mode (\`simd23 devnet --mode\`, ` +
+    `before they vote; docs/protocol.md §17) on the same machine: one devnet per mode (\`simd23 devnet --mode\`, ` +
     `every role its own process on NATS and Redis, ${VALIDATORS} validators, the devnet's genesis), the same plan of points in ` +
     `the same order. At each proposer count, first ${IDLE_MS / 1000} s idle (the roles' idle CPU); each point: transfers sent open-loop for ` +
     `${POINT_SECONDS} s at the offered rate through the SDK (each to its fee payer's proposer, ${PAYERS} funded payers, ` +

@@ -1,12 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createPublicKey, randomBytes, verify } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata } from "@grpc/grpc-js";
-import { latencySummary } from "@simd23/client";
+import { DEVNET_TIMING, latencySummary } from "@simd23/client";
 import {
   createTestnetGenesis,
   deriveKeypair,
@@ -34,6 +33,7 @@ import {
   trackChild,
 } from "../harness.js";
 import { processCpuSeconds } from "../prometheus.js";
+import { freePort } from "../servers.js";
 import { svgDocument } from "../svg.js";
 
 // Intake at saturation through 1, 2, 4 and 8 proposer processes (services/proposer/dist/main.js)
@@ -55,29 +55,8 @@ const MAX_POOL = 60_000;
 const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
-/** The devnet's timing (docs/protocol.d/40-devnet.md): what ten processes on two cores keep up with. */
-const TIMING = {
-  slotDurationMs: 400,
-  ticksPerSlot: 16,
-  hashesPerTick: 12_500,
-  proposerHashesPerTick: 1_250,
-  graceTicks: 4,
-  proposerEvictionUserBlockSlots: 16,
-  slotsPerEpoch: 8_192,
-  // Blockhashes that stay valid for the whole run however slow the machine is.
-  blockhashValiditySlots: 1_500,
-} as const;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+/** The devnet's timing, with blockhashes that stay valid for the whole run however slow the machine is. */
+const TIMING = { ...DEVNET_TIMING, blockhashValiditySlots: 1_500 } as const;
 
 function call<Response>(
   send: (done: (error: Error | null, response: Response) => void) => void,

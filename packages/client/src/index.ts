@@ -46,6 +46,7 @@ export {
   simd23Home,
   writeDevnetFile,
 } from "./devnet/file.js";
+export { DEVNET_TIMING } from "./devnet/timing.js";
 export {
   ConfigurationError,
   ConfirmationTimeoutError,

@@ -121,7 +121,7 @@ export function hasReached(status: TransactionStatus, level: LevelName): boolean
 
 /**
  * One signature's confirmation as the client learns it, from polls and stream updates in any
- * order: the core's rules (docs/protocol.d/14) keep levels monotone, fill in implied levels with
+ * order: the core's rules (docs/protocol.md §14) keep levels monotone, fill in implied levels with
  * the time they were learned, and keep the first result, which attaches only once executed.
  */
 export class StatusTracker {

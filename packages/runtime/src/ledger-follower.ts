@@ -52,7 +52,7 @@ export interface LedgerFollowerOptions {
   /**
    * Skips PoH verification of every slot (each is still signed by the leader it names, whose
    * place in the leader schedule the replay checks with every other rule). For a role that does
-   * not vote and so never vouches for a slot: a proposer (protocol.d/31-proposer.md, 31.7).
+   * not vote and so never vouches for a slot: a proposer (protocol.md §19.7).
    */
   readonly trustScheduledLeaderPoh?: boolean;
   /** Where refused LEDGER messages are counted (otherwise they are reported to onError). */

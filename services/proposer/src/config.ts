@@ -22,7 +22,7 @@ export const PROPOSER_VARIABLES = {
   SIMD23_PROPOSER_BLOCKHASH_WAIT_LIMIT: envVar.integer({ min: 0, max: 1_000_000 }).default(5_000),
   /**
    * Verify the PoH of every slot the ledger follower replays. Off by default: a proposer does not
-   * vote, and trusts the PoH of slots signed by their scheduled leader (protocol.d/31-proposer.md, 31.7).
+   * vote, and trusts the PoH of slots signed by their scheduled leader (protocol.md §19.7).
    */
   SIMD23_PROPOSER_VERIFY_LEDGER_POH: envVar.boolean().default(false),
   /** The pool-key lease in the store; renewed every third of it. A killed replica's key is free after this. */

@@ -458,6 +458,8 @@ class ProposerReplica {
       if (!submission.forwarded) {
         const forwarded = await this.forwardToRoute(submission, transactions[0]!.feePayer);
         if (forwarded !== undefined) return forwarded;
+        // A concurrent submission of the same item may have been accepted while this one was routed.
+        if (this.book.knows(key)) this.refuse(tx.RejectReason.REJECT_REASON_DUPLICATE, "already accepted");
       }
       const capacity = this.backlogCapacity();
       if (this.book.overCapacity(capacity)) {

@@ -251,7 +251,7 @@ function sortUnits(blocks: readonly OrderBlock[]): Unit[] {
  * this order, ran already on the fork (alreadyExecuted), or repeats inside the
  * unit is skipped whole as Duplicate; its other ids stay free to run later.
  * This assumes every unit that is not skipped runs; the bank refines it with
- * what actually paid a fee (docs/protocol.d/09-execution-order.md).
+ * what actually paid a fee (docs/protocol.md §9).
  */
 export function orderUserBlockSlot(
   blocks: readonly OrderBlock[],

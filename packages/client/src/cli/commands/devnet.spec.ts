@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestnetGenesis, slotAt } from "@simd23/core";
 import { afterAll, describe, expect, it } from "vitest";
+import { DEVNET_TIMING } from "../../devnet/timing.js";
 import { CliError } from "../errors.js";
-import { DEVNET_TIMING, FAULTS, parseEnvFlag, parseFaultFlag, prepareHome } from "./devnet.js";
+import { FAULTS, parseEnvFlag, parseFaultFlag, prepareHome } from "./devnet.js";
 
 const directory = mkdtempSync(join(tmpdir(), "simd23-devnet-cmd-"));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));

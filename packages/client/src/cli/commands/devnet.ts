@@ -10,27 +10,12 @@ import { isDevnetRunning, readDevnetFile, simd23Home } from "../../devnet/file.j
 import { chooseBackend, DEFAULT_NATS_URL, DEFAULT_REDIS_URL, serverAddress } from "../../devnet/servers.js";
 import { DevnetStatusSampler, formatStatusLine, statusJson } from "../../devnet/status-line.js";
 import { DevnetSupervisor, type StopReport } from "../../devnet/supervisor.js";
+import { DEVNET_TIMING } from "../../devnet/timing.js";
 import { generateKeypair } from "../../keys.js";
 import { CliError } from "../errors.js";
 import { printJson, printLine } from "../format.js";
 import { argParser, collect, parseCount, parsePositiveNumber } from "../input.js";
 import { type GenesisParams, genesisFromParams } from "./genesis.js";
-
-/**
- * The devnet's genesis timing: Solana's 400 ms slot (two 200 ms UserBlockSlots, as the SIMD
- * has them), with fewer ticks and hashes than mainnet so that ten role processes sharing a
- * two-core laptop keep up (every follower verifies the leader's PoH and every tick is a LEDGER
- * message each role opens): see docs/protocol.d/40-devnet.md for the measurements.
- */
-export const DEVNET_TIMING = {
-  slotDurationMs: 400,
-  ticksPerSlot: 16,
-  hashesPerTick: 12_500,
-  proposerHashesPerTick: 1_250,
-  graceTicks: 4,
-  proposerEvictionUserBlockSlots: 16,
-  slotsPerEpoch: 8_192,
-} as const satisfies Partial<Omit<Timing, "startTimeMs">>;
 
 /** Seconds between writing the genesis and its slot 0: the roles boot (and replay nothing) in it. */
 const DEFAULT_START_DELAY_S = 5;
