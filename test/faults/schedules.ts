@@ -106,7 +106,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "kill-proposer",
     name: "kill -9 proposer-1",
     covers: "proposer",
-    tier: "standard",
+    tier: "quick",
     proves:
       "what a proposer acknowledged is in INTAKE before the answer: the replica that takes its pool key (lease expiry, then adoption) proposes it; nothing it held is lost or proposed twice into execution",
     apply: (context) => killAndRestart(context, "proposer-1"),
@@ -124,7 +124,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "kill-executor",
     name: "kill -9 executor-2",
     covers: "executor",
-    tier: "quick",
+    tier: "standard",
     proves:
       "it restarts from its bank snapshot and its newest vote, recomputes the same BankHashes (its reports match), and the other three keep voting and executing meanwhile",
     apply: (context) => killAndRestart(context, "executor-2"),
@@ -151,7 +151,7 @@ export const SCHEDULES: readonly Schedule[] = [
     id: "restart-nats",
     name: "kill -9 and restart NATS",
     covers: "NATS",
-    tier: "quick",
+    tier: "standard",
     proves:
       "JetStream keeps every acknowledged message on disk; every role reconnects, re-creates nothing and resumes its durable consumers; publishes that failed are retried or refused, never half-acknowledged",
     apply: (context) => restartServer(context, "nats"),
