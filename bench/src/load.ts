@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import {
   type Keypair,
+  keepBlockhashFresh,
   memoInstruction,
   type ProgressLevelName,
   type SignatureSubscription,
@@ -44,7 +45,6 @@ export interface SentPoint {
 
 const MAX_IN_FLIGHT = 512;
 const STATUS_BATCH = 256;
-const BLOCKHASH_REFRESH_MS = 1_000;
 
 const increment = (counts: Record<string, number>, key: string) => {
   counts[key] = (counts[key] ?? 0) + 1;
@@ -111,14 +111,9 @@ export class LoadDriver {
     const refused: Record<string, number> = {};
     const failed: Record<string, number> = {};
     let blockhash = (await client.getLatestBlockhash()).blockhash;
-    const refresher = setInterval(() => {
-      client.getLatestBlockhash().then(
-        (fresh) => {
-          blockhash = fresh.blockhash;
-        },
-        () => undefined,
-      );
-    }, BLOCKHASH_REFRESH_MS);
+    const stopRefreshing = keepBlockhashFresh(client, (fresh) => {
+      blockhash = fresh;
+    });
     let inFlight = 0;
     let lastAnswerMs = 0;
     const answers: Promise<void>[] = [];
@@ -177,7 +172,7 @@ export class LoadDriver {
       }
       await Promise.all(answers);
     } finally {
-      clearInterval(refresher);
+      stopRefreshing();
     }
     signal.throwIfAborted();
     return {

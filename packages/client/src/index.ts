@@ -72,6 +72,7 @@ export {
   readKeypairFile,
   writeKeypairFile,
 } from "./keys.js";
+export { keepBlockhashFresh } from "./load/blockhash.js";
 export {
   type LoadKind,
   type LoadOptions,

@@ -11,6 +11,7 @@ import type { SignedTransaction, Simd23Client } from "../client.js";
 import { ConfigurationError, InvalidInputError, Simd23Error, TransactionRejectedError } from "../errors.js";
 import { generateKeypair } from "../keys.js";
 import { type LevelName, PROGRESS_LEVEL_NAMES, type ProgressLevelName, StatusTracker } from "../status.js";
+import { keepBlockhashFresh } from "./blockhash.js";
 import { type LatencySummary, latencySummary } from "./summary.js";
 
 /** What each load transaction does; every one also carries a memo that makes its id unique. */
@@ -105,7 +106,6 @@ interface Sent {
 
 const STATUS_BATCH = 256;
 const SETTLE_POLL_MS = 1_000;
-const BLOCKHASH_REFRESH_MS = 1_000;
 const RESUBSCRIBE_DELAY_MS = 500;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -242,14 +242,9 @@ export async function runLoad(client: Simd23Client, options: LoadOptions): Promi
 
     phase = "sending";
     phaseStartMs = Date.now();
-    const refresher = setInterval(() => {
-      client.getLatestBlockhash().then(
-        (fresh) => {
-          blockhash = fresh.blockhash;
-        },
-        () => undefined,
-      );
-    }, BLOCKHASH_REFRESH_MS);
+    const stopRefreshing = keepBlockhashFresh(client, (fresh) => {
+      blockhash = fresh;
+    });
     const sendStartMs = Date.now();
     let lastAnswerMs = sendStartMs;
     let inFlight = 0;
@@ -294,7 +289,7 @@ export async function runLoad(client: Simd23Client, options: LoadOptions): Promi
       }
       await Promise.all(answered);
     } finally {
-      clearInterval(refresher);
+      stopRefreshing();
     }
     const sendDurationMs = Math.max(1, lastAnswerMs - sendStartMs);
 
