@@ -154,6 +154,33 @@ describe.each(adapters)("LedgerFollower on the %s bus", (_, open) => {
     expect(errors.some((e) => /LEDGER seq 1/.test(e.message))).toBe(true);
   });
 
+  it("with trustScheduledLeaderPoh takes the scheduled leader's slot without checking its PoH (a proposer's view)", async () => {
+    bus = await open();
+    const s1 = buildSlot(genesisChainState(context), 1);
+    const s2 = buildSlot(s1.next, 2);
+    const tampered = s1.messages.map((m) =>
+      m.kind?.$case === "entry" && m.kind.value.index === 3
+        ? {
+            kind: {
+              ...m.kind,
+              value: { ...m.kind.value, entry: { ...m.kind.value.entry!, hash: new Uint8Array(32) } },
+            },
+          }
+        : m,
+    );
+    await publishSlot(bus, 1, tampered);
+    await publishSlot(bus, 2, s2.messages);
+
+    follower = new LedgerFollower({ bus, context, trustScheduledLeaderPoh: true });
+    const seen: FollowedSlot[] = [];
+    const dead: DeadSlot[] = [];
+    follower.onSlot((slot) => seen.push(slot));
+    follower.onDeadSlot((d) => dead.push(d));
+    await follower.start();
+    expect(dead).toEqual([]);
+    expect(seen.map((s) => s.record.slot)).toEqual([1, 2]);
+  });
+
   it("drops a slot signed by another leader-running validator, so the scheduled leader's slot still counts", async () => {
     bus = await open();
     const s1 = buildSlot(genesisChainState(context), 1);
