@@ -10,10 +10,10 @@ import { freePort } from "../../packages/client/src/devnet/ports.js";
 // Redis (or on servers it starts from PATH), driven by the other commands with no flags at all.
 
 const CLI = join(import.meta.dirname, "../../packages/client/dist/cli/main.js");
-// The load the first test puts on the devnet, `<rate>x<seconds>`: 200 transactions a second for 5 s
+// The load the first test puts on the devnet, `<rate>x<seconds>`: 100 transactions a second for 5 s
 // in the README's test command, what this 2-core machine carries with every role a process;
 // SIMD23_E2E_DEVNET_LOAD=500x20 is issue 6's load, which it does not (docs/performance.md).
-const LOAD = parseLoad(process.env.SIMD23_E2E_DEVNET_LOAD ?? "200x5");
+const LOAD = parseLoad(process.env.SIMD23_E2E_DEVNET_LOAD ?? "100x5");
 // SIMD23_KEEP_E2E_LOGS and SIMD23_E2E_DEVNET_LOAD are the test's own switches: the roles would warn
 // that nothing reads them.
 const { SIMD23_KEEP_E2E_LOGS: _keep, SIMD23_E2E_DEVNET_LOAD: _load, ...inherited } = process.env;

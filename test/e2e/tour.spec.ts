@@ -33,7 +33,7 @@ const TOUR = {
   status: "pnpm -s simd23 status <signature> --wait finalized",
   balance: "pnpm -s simd23 balance <pubkey>",
   watch: "pnpm -s simd23 watch --once",
-  load: "pnpm -s simd23 load --rate 200 --duration 10s",
+  load: "pnpm -s simd23 load --rate 100 --duration 10s",
   scale: "pnpm -s simd23 devnet scale --proposers 4",
   fault: "pnpm -s simd23 devnet restart executor-3 --fault wrong-bank-hash",
   halt: "pnpm -s simd23 devnet restart executor-2 --fault wrong-bank-hash",
@@ -133,8 +133,8 @@ describe("the README tour", () => {
 
     const load = await run(TOUR.load);
     expect(load.code).toBe(0);
-    expect(load.stdout).toMatch(/^sent 2000 of 2000 planned in [\d.]+ s: accepted 2000 /m);
-    expect(load.stdout).toMatch(/^finalized\s+2000\s+100\.0%/m);
+    expect(load.stdout).toMatch(/^sent 1000 of 1000 planned in [\d.]+ s: accepted 1000 /m);
+    expect(load.stdout).toMatch(/^finalized\s+1000\s+100\.0%/m);
 
     // Scale: a fourth proposer starts and joins the schedule within seconds.
     const scale = await run(TOUR.scale);
