@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { MemoryBusServer } from "@simd23/bus";
 import type { ServiceHandle } from "@simd23/service-kit";
 import type { MemoryDatabase } from "@simd23/store";
-import { checkHealth, type HealthStatus } from "../private/health.js";
+import { waitUntilUp } from "../private/health.js";
 import type { Role } from "./processes.js";
 
 /**
@@ -342,18 +342,9 @@ export class EmbeddedRole {
     });
   }
 
+  /** Polls readiness until it is SERVING; throws with the last status and the log's path on timeout. */
   async waitHealthy(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let status: HealthStatus = "UNREACHABLE";
-    while (Date.now() < deadline) {
-      if (!this.running) throw new Error(`${this.name} stopped before it was healthy; see ${this.logFile}`);
-      status = await checkHealth(this.grpcAddress);
-      if (status === "SERVING") return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(
-      `${this.name} not healthy after ${timeoutMs} ms (last status ${status}); see ${this.logFile}`,
-    );
+    await waitUntilUp(this, timeoutMs, { acceptHalted: false });
   }
 
   /** The kit's graceful shutdown; resolves 0 when every step finished in time, else 1. */

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { checkHealth, type HealthStatus } from "../private/health.js";
+import { checkHealth, type HealthStatus, waitUntilUp } from "../private/health.js";
 import { freePort } from "./ports.js";
 
 /** The roles, by their folder name under services/. */
@@ -120,17 +120,7 @@ export class RoleProcess {
 
   /** Polls readiness until it is SERVING; throws with the last status and the log's path on timeout. */
   async waitHealthy(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let status: HealthStatus = "UNREACHABLE";
-    while (Date.now() < deadline) {
-      if (!this.running) throw new Error(`${this.name} exited before it was healthy; see ${this.logFile}`);
-      status = await checkHealth(this.grpcAddress);
-      if (status === "SERVING") return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(
-      `${this.name} not healthy after ${timeoutMs} ms (last status ${status}); see ${this.logFile}`,
-    );
+    await waitUntilUp(this, timeoutMs, { acceptHalted: false });
   }
 
   health(service = ""): Promise<HealthStatus> {

@@ -1,5 +1,6 @@
 import { readFileSync, rmSync } from "node:fs";
 import { toHex } from "@simd23/core";
+import { type Readiness, waitUntilUp } from "../private/health.js";
 import { createEmbeddedWorld, EmbeddedRole, type EmbeddedWorld } from "./embedded.js";
 import {
   DEVNET_FILE_VERSION,
@@ -190,19 +191,22 @@ export class DevnetSupervisor {
   }
 
   /**
-   * Waits until a replica that was just started is healthy. A process that could not bind its
+   * Waits until a replica that was just started is healthy (or, with acceptHalted, halted with
+   * the cluster). A process that could not bind its
    * ports (another process took one between the free-port probe and its start) is started again
    * on new ones, twice at most; any other failure throws with the end of its log.
    */
-  private async bootHealthy(name: string, timeoutMs: number): Promise<void> {
+  private async bootHealthy(name: string, timeoutMs: number, acceptHalted = false): Promise<Readiness> {
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 1; ; attempt++) {
       const replica = this.replicas.get(name);
       if (replica === undefined) throw new Error(`${name} is not running`);
       try {
-        await replica.waitHealthy(Math.max(1_000, deadline - Date.now()));
+        const readiness = await waitUntilUp(replica, Math.max(1_000, deadline - Date.now()), {
+          acceptHalted,
+        });
         this.booting.delete(name);
-        return;
+        return readiness;
       } catch (error) {
         const tail = logTail(replica.logFile, 10);
         const portTaken = tail.some((line) => line.includes("EADDRINUSE"));
@@ -338,13 +342,14 @@ export class DevnetSupervisor {
 
   /**
    * Restarts one replica on the same ports with `env` as its extra environment (fault switches;
-   * empty clears them) and waits until it is healthy again.
+   * empty clears them) and waits until it is healthy again — or halted: a fault can halt the
+   * cluster before the replica has replayed the ledger.
    */
   async restart(
     name: string,
     env: Readonly<Record<string, string>>,
     healthTimeoutMs: number,
-  ): Promise<{ code: number | null }> {
+  ): Promise<{ code: number | null; readiness: Readiness }> {
     const replica = this.replicas.get(name);
     if (replica === undefined)
       throw new RangeError(
@@ -362,8 +367,8 @@ export class DevnetSupervisor {
       this.expectedExits.delete(name);
     }
     this.writeFile();
-    await this.bootHealthy(name, healthTimeoutMs);
-    return { code };
+    const readiness = await this.bootHealthy(name, healthTimeoutMs, true);
+    return { code, readiness };
   }
 
   /**

@@ -26,3 +26,51 @@ export function checkHealth(address: string, service = "", timeoutMs = 1_000): P
     });
   });
 }
+
+/** What a replica that was just started came up as: ready, or halted with the cluster. */
+export type Readiness = "healthy" | "halted";
+
+/** A replica whose readiness can be polled. */
+export interface PolledReplica {
+  readonly name: string;
+  readonly grpcAddress: string;
+  readonly metricsUrl: string;
+  readonly logFile: string;
+  readonly running: boolean;
+}
+
+/**
+ * Polls readiness until it is SERVING. With `acceptHalted`, a replica whose readiness is
+ * NOT_SERVING because it saw the cluster's halt (`simd23_<role>_halted 1`) counts as up too:
+ * a validator restarted with a wrong-BankHash fault can halt the cluster while it replays.
+ * Throws with the last status and the log's path on timeout or when the replica ends.
+ */
+export async function waitUntilUp(
+  replica: PolledReplica,
+  timeoutMs: number,
+  options: { readonly acceptHalted: boolean },
+): Promise<Readiness> {
+  const deadline = Date.now() + timeoutMs;
+  let status: HealthStatus = "UNREACHABLE";
+  while (Date.now() < deadline) {
+    if (!replica.running)
+      throw new Error(`${replica.name} ended before it was healthy; see ${replica.logFile}`);
+    status = await checkHealth(replica.grpcAddress);
+    if (status === "SERVING") return "healthy";
+    if (status === "NOT_SERVING" && options.acceptHalted && (await sawHalt(replica.metricsUrl)))
+      return "halted";
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `${replica.name} not healthy after ${timeoutMs} ms (last status ${status}); see ${replica.logFile}`,
+  );
+}
+
+async function sawHalt(metricsUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(1_000) });
+    return /^simd23_\w+_halted 1$/m.test(await response.text());
+  } catch {
+    return false;
+  }
+}

@@ -448,8 +448,8 @@ async function runDevnet(flags: DevnetFlags): Promise<void> {
                     .map(([k, v]) => `${k}=${v}`)
                     .join(" ")}`
                 : ""
-            }`,
-            { event: "restarted", name, code: result.code, env },
+            }${result.readiness === "halted" ? "; it halted with the cluster" : ""}`,
+            { event: "restarted", name, code: result.code, env, readiness: result.readiness },
           );
           return result;
         } catch (error) {
@@ -713,8 +713,12 @@ export function registerDevnetCommand(program: Command): void {
         const [key, value] = parseEnvFlag(text);
         env[key] = value;
       }
-      const result = (await control(flags, "restart", { name: replica, env })) as { code: number | null };
-      if (flags.json) printJson({ name: replica, previousExit: result.code, env });
+      const result = (await control(flags, "restart", { name: replica, env })) as {
+        code: number | null;
+        readiness: "healthy" | "halted";
+      };
+      if (flags.json)
+        printJson({ name: replica, previousExit: result.code, env, readiness: result.readiness });
       else
         printLine(
           `restarted ${replica} (previous process exit ${result.code})${
@@ -723,7 +727,7 @@ export function registerDevnetCommand(program: Command): void {
                   .map(([k, v]) => `${k}=${v}`)
                   .join(" ")}`
               : " with no faults"
-          }; healthy`,
+          }; ${result.readiness === "healthy" ? "healthy" : "halted with the cluster (a valid halt on CONTROL)"}`,
         );
     });
 
