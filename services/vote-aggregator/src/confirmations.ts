@@ -64,6 +64,11 @@ interface SlotState {
   recorded: readonly Uint8Array[] | undefined;
   /** The signatures of its EXECUTED verdict. */
   executed: readonly Uint8Array[] | undefined;
+  /**
+   * The EXECUTED verdict's results and time, until they are reported: once the slot is
+   * optimistically confirmed or finalized (then they are cleared).
+   */
+  unreported: { readonly results: readonly control.TransactionResult[]; readonly timeMs: number } | undefined;
   /** received times by signatureKey; null when the index had none. */
   readonly received: Map<string, number | null>;
 }
@@ -102,7 +107,10 @@ function itemSignatures(item: tx.TransactionItem): Uint8Array[] {
  * - `optimistic`: that slot is optimistically confirmed (the core's tracker, over the verified
  *   votes of VOTES and those the ledger recorded), at the time of the vote that crossed 2/3;
  * - `executed` / `finalized`: the verifier's verdict for the slot, at the verdict's time, with the
- *   results of the EXECUTED verdict.
+ *   results of the EXECUTED verdict. An EXECUTED verdict needs only more than 1/3 of stake on the
+ *   slot's BankHash, which a fork that is then abandoned can have: it is reported once the slot is
+ *   optimistically confirmed too (at the later of the two times) or finalized, so no status says
+ *   `executed` — and with it `optimistic` — for a slot the cluster may still abandon.
  *
  * Each level goes to the status index (set-if-absent: the first replica's time stands), to this
  * replica's StatusBook (advanceStatus: never backwards) and to the metrics. Times are the
@@ -243,18 +251,17 @@ export class ConfirmationEngine {
   verdict(verdict: control.SlotVerdict, timeMs: number): void {
     const state = this.stateOf(verdict.slot);
     if (verdict.level === VerdictLevel.VERDICT_LEVEL_EXECUTED) {
+      if (state.executed !== undefined) return;
       const results = verdict.results.filter((r) => r.signature.length > 0);
       state.executed = results.map((r) => r.signature);
+      state.unreported = { results, timeMs };
       this.executedSlotSeen = Math.max(this.executedSlotSeen, verdict.slot);
       this.options.metrics.executedSlot.set(this.executedSlotSeen);
-      this.schedule(state, async () => {
-        await this.lookUpReceived(state, state.executed ?? []);
-        for (const result of results)
-          this.emit(state, result.signature, L.CONFIRMATION_LEVEL_EXECUTED, timeMs, result);
-      });
+      if (this.tracker.isConfirmed(verdict.slot)) this.reportExecuted(state, timeMs);
     } else if (verdict.level === VerdictLevel.VERDICT_LEVEL_FINALIZED) {
       this.finalizedSlotSeen = Math.max(this.finalizedSlotSeen, verdict.slot);
       this.options.metrics.finalizedSlot.set(this.finalizedSlotSeen);
+      this.reportExecuted(state, timeMs);
       this.schedule(state, async () => {
         const signatures = state.executed ?? state.recorded ?? [];
         await this.lookUpReceived(state, signatures);
@@ -310,8 +317,22 @@ export class ConfirmationEngine {
         for (const signature of state.recorded ?? [])
           this.emit(state, signature, L.CONFIRMATION_LEVEL_OPTIMISTIC, timeMs);
       });
+      this.reportExecuted(state, timeMs);
     }
     this.options.metrics.optimisticSlot.set(this.tracker.highestConfirmed);
+  }
+
+  /** The slot's EXECUTED results, once: at the verdict's time, or later if the slot settled later. */
+  private reportExecuted(state: SlotState, timeMs: number): void {
+    const unreported = state.unreported;
+    if (unreported === undefined) return;
+    state.unreported = undefined;
+    const reachedMs = Math.max(unreported.timeMs, timeMs);
+    this.schedule(state, async () => {
+      await this.lookUpReceived(state, state.executed ?? []);
+      for (const result of unreported.results)
+        this.emit(state, result.signature, L.CONFIRMATION_LEVEL_EXECUTED, reachedMs, result);
+    });
   }
 
   /**
@@ -384,6 +405,7 @@ export class ConfirmationEngine {
         work: Promise.resolve(),
         recorded: undefined,
         executed: undefined,
+        unreported: undefined,
         received: new Map(),
       };
       this.slots.set(slot, state);

@@ -323,6 +323,55 @@ describe("the vote aggregator on the in-process bus and store", () => {
     expect(await metricValue(replica, "simd23_vote_aggregator_votes_total")).toBe(0);
   });
 
+  it("reports an EXECUTED verdict only for a slot optimistically confirmed or finalized, never for one on an abandoned fork", async () => {
+    const { bus, store, cluster } = openCluster();
+    await bootstrap(cluster);
+    const replica = await startReplica(bus, store);
+    const onLosingFork = cluster.transfer();
+    await cluster.proposeFor(3, 2);
+    await cluster.produceSlot(3, { parentSlot: 2 });
+    const onVotedFork = cluster.transfer();
+    await cluster.proposeFor(4, 2);
+    await cluster.produceSlot(4, { parentSlot: 2 });
+    await expect.poll(() => levelOf(replica, onVotedFork)).toBe(L.CONFIRMATION_LEVEL_RECORDED);
+
+    // More than 1/3 of stake agreed on each slot's BankHash: both slots have an EXECUTED verdict.
+    await cluster.verdict(3, VerdictLevel.VERDICT_LEVEL_EXECUTED, cluster.resultsOf(3));
+    await cluster.verdict(4, VerdictLevel.VERDICT_LEVEL_EXECUTED, cluster.resultsOf(4));
+    await replica.aggregator.settle();
+    expect(await levelOf(replica, onLosingFork)).toBe(L.CONFIRMATION_LEVEL_RECORDED);
+    expect(await levelOf(replica, onVotedFork)).toBe(L.CONFIRMATION_LEVEL_RECORDED);
+    expect((await statusesOf(replica, [onVotedFork]))[0]!.result).toBeUndefined();
+
+    // 7,000 of 10,000 vote for slot 4: it is confirmed, and its results are reported with it.
+    await cluster.vote(0, 4);
+    await cluster.vote(1, 4);
+    await expect.poll(() => levelOf(replica, onVotedFork)).toBe(L.CONFIRMATION_LEVEL_EXECUTED);
+    await replica.aggregator.settle();
+    const [voted] = await statusesOf(replica, [onVotedFork]);
+    expect(voted!.levels.map((l) => l.level)).toEqual([1, 2, 3, 4, 5]);
+    expect(nonDecreasing(times(voted!.levels))).toBe(true);
+    expect(resultHex(voted!.result)).toBe(resultHex(cluster.resultsOf(4)[0]));
+    expect(await levelOf(replica, onLosingFork)).toBe(L.CONFIRMATION_LEVEL_RECORDED);
+    expect((await statusesOf(replica, [onLosingFork]))[0]!.result).toBeUndefined();
+  });
+
+  it("reports the results of a slot finalized before this replica saw it confirmed", async () => {
+    const { bus, store, cluster } = openCluster();
+    await bootstrap(cluster);
+    const replica = await startReplica(bus, store);
+    const signature = cluster.transfer();
+    await cluster.proposeFor(3);
+    await cluster.produceSlot(3);
+    await cluster.verdict(3, VerdictLevel.VERDICT_LEVEL_EXECUTED, cluster.resultsOf(3));
+    await cluster.verdict(3, VerdictLevel.VERDICT_LEVEL_FINALIZED);
+    await expect.poll(() => levelOf(replica, signature)).toBe(L.CONFIRMATION_LEVEL_FINALIZED);
+    await replica.aggregator.settle();
+    const [stored] = await statusesOf(replica, [signature]);
+    expect(stored!.levels.map((l) => l.level)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(resultHex(stored!.result)).toBe(resultHex(cluster.resultsOf(3)[0]));
+  });
+
   it("lets replicas agree, keeps the first time of each level, and reports a halt", async () => {
     const { bus, store, cluster } = openCluster();
     await bootstrap(cluster);

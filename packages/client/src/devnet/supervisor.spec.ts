@@ -117,9 +117,7 @@ describe("an embedded devnet", () => {
 
       const before = supervisor.get("executor-2")!.grpcAddress;
       expect(await supervisor.restart("executor-2", { SIMD23_FAULT_WITHHOLD_VOTES: "true" }, 30_000)).toEqual(
-        {
-          code: 0,
-        },
+        { code: 0, readiness: "healthy" },
       );
       expect(supervisor.get("executor-2")!.grpcAddress).toBe(before);
       expect(supervisor.get("executor-2")!.extraEnv.SIMD23_FAULT_WITHHOLD_VOTES).toBe("true");
