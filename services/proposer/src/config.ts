@@ -43,8 +43,9 @@ export const PROPOSER_VARIABLES = {
    */
   SIMD23_PROPOSER_BUILD_LEAD_TICKS: envVar.integer({ min: 0, max: 1_000 }).default(2),
   /**
-   * Slots the ledger must grow past the slot that recorded a block before the block counts as
-   * recorded when no other leader has built on that slot yet; default two leader windows.
+   * Sync mode: slots the ledger must grow past the slot whose TransactionEntry holds an item before
+   * the item counts as done when no other leader has built on that slot yet; default two leader
+   * windows. (Async mode settles UserBlocks by optimistic confirmation.)
    */
   SIMD23_PROPOSER_SETTLE_DEPTH_SLOTS: envVar.integer({ min: 0, max: 1_024 }).optional(),
   /** Bytes of recently built UserBlocks kept to answer GetUserBlock (repair). */

@@ -21,6 +21,7 @@ import {
   routeTransaction,
   slotAt,
   slotOfUserBlockSlot,
+  stakeTableOf,
   tickDurationMs,
   toBase58,
   toHex,
@@ -238,10 +239,10 @@ class ProposerReplica {
       (timing.blockhashValiditySlots + 2) * timing.slotDurationMs,
     );
     this.book = new IntakeBook(this.settings.queueLimit, finishedRetentionMs);
+    this.proposed = new ProposedBlocks(stakeTableOf(deps.genesis).total, timing.blockhashValiditySlots);
+    this.sync = deps.genesis.mode === ExecutionMode.EXECUTION_MODE_SYNC;
     // One leader's whole window can be abandoned by the next leader: settle deeper than two windows
     // when no other leader has built on the slot yet.
-    this.proposed = new ProposedBlocks(this.settings.settleDepthSlots ?? 2 * timing.slotsPerLeaderWindow);
-    this.sync = deps.genesis.mode === ExecutionMode.EXECUTION_MODE_SYNC;
     this.syncSettlement = new SyncSettlement(
       this.settings.settleDepthSlots ?? 2 * timing.slotsPerLeaderWindow,
     );

@@ -45,7 +45,12 @@ export {
   type ForkTreeView,
   type SetRootResult,
 } from "./fork-tree.js";
-export { type ConfirmationUpdate, OptimisticConfirmationTracker } from "./optimistic.js";
+export {
+  type ConfirmationUpdate,
+  OptimisticConfirmationTracker,
+  optimisticallyConfirmedThrough,
+  type SlotWithVotes,
+} from "./optimistic.js";
 export { exceedsOneThird, reachesTwoThirds, StakeTable, stakeTableOf } from "./stake.js";
 export {
   EMPTY_TOWER,

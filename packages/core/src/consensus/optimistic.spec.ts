@@ -1,8 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { createTestnetGenesis, KEY_ROLES } from "../genesis.js";
 import { deriveKeypair } from "../keys.js";
-import { OptimisticConfirmationTracker } from "./optimistic.js";
+import {
+  OptimisticConfirmationTracker,
+  optimisticallyConfirmedThrough,
+  type SlotWithVotes,
+} from "./optimistic.js";
 import { exceedsOneThird, reachesTwoThirds, StakeTable } from "./stake.js";
+import type { Vote } from "./vote.js";
 
 const clusterSeed = new Uint8Array(32).fill(21);
 const keys = [0, 1, 2, 3].map((i) => deriveKeypair(clusterSeed, KEY_ROLES.validator, i).publicKey);
@@ -104,5 +109,53 @@ describe("OptimisticConfirmationTracker", () => {
     expect(t.addSlot(6, 3)).toEqual({ ok: true, confirmed: [] });
     t.recordVote(keys[0]!, 6);
     expect(confirmedBy(t.recordVote(keys[2]!, 6))).toEqual([6]);
+  });
+});
+
+describe("optimisticallyConfirmedThrough", () => {
+  /** A slot recording votes [validator index, stake, voted slot]. */
+  const slot = (number: number, ...cast: [number, bigint, number][]): SlotWithVotes => ({
+    slot: number,
+    votes: [
+      {
+        votes: cast.map(([validatorIndex, stake, voted]) => ({
+          vote: { slot: voted } as Vote,
+          validatorIndex,
+          stake,
+        })),
+      },
+    ],
+  });
+
+  it("is the newest slot that validators with 2/3 of stake voted for, or for a later slot of the chain", () => {
+    // Stakes 4,000 / 3,000 / 2,000 / 1,000 of 10,000; 2/3 is 6,667.
+    const chain = [
+      slot(9, [0, 4_000n, 8], [2, 2_000n, 6]),
+      slot(8, [1, 3_000n, 7]),
+      slot(7),
+      slot(6),
+      slot(5),
+    ];
+    // Votes at 8 (4,000), 7 (3,000), 6 (2,000): 7,000 have a vote at 7 or later.
+    expect(optimisticallyConfirmedThrough(chain, 10_000n)).toBe(7);
+    // Exactly 2/3 confirms (3·stake ≥ 2·total): 4,000 + 2,000 of 9,000.
+    expect(
+      optimisticallyConfirmedThrough([slot(9, [0, 4_000n, 8], [2, 2_000n, 6]), slot(8), slot(6)], 9_000n),
+    ).toBe(6);
+    expect(
+      optimisticallyConfirmedThrough([slot(9, [0, 4_000n, 8], [2, 2_000n, 6]), slot(8), slot(6)], 9_001n),
+    ).toBe(0);
+  });
+
+  it("counts a validator once, with its newest vote on the chain, and no vote for a slot off the chain", () => {
+    // Slot 6 is not on this chain (7 was built on 5): the votes for it count for nothing.
+    const chain = [slot(8, [0, 1_000n, 5], [0, 1_000n, 7], [1, 1_000n, 6], [2, 1_000n, 6]), slot(7), slot(5)];
+    expect(optimisticallyConfirmedThrough(chain, 3_000n)).toBe(0);
+    expect(optimisticallyConfirmedThrough([...chain, slot(4, [1, 1_000n, 5])], 3_000n)).toBe(5);
+  });
+
+  it("is 0 for a chain without votes", () => {
+    expect(optimisticallyConfirmedThrough([slot(2), slot(1)], 1_000n)).toBe(0);
+    expect(optimisticallyConfirmedThrough([], 1_000n)).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import { type ForkChoiceView, HeaviestSubtreeForkChoice, type UnknownValidatorError } from "./fork-choice.js";
 import type { ForkTreeError, SetRootResult } from "./fork-tree.js";
 import { reachesTwoThirds, type StakeTable } from "./stake.js";
+import type { VerifiedVote } from "./vote.js";
 
 export type ConfirmationUpdate =
   | { readonly ok: true; readonly confirmed: readonly number[] }
@@ -82,4 +83,38 @@ export class OptimisticConfirmationTracker {
     }
     return newly;
   }
+}
+
+/** A slot of one chain as `optimisticallyConfirmedThrough` reads it: its number and the votes it recorded. */
+export interface SlotWithVotes {
+  readonly slot: number;
+  readonly votes: readonly {
+    readonly votes: readonly Pick<VerifiedVote, "vote" | "validatorIndex" | "stake">[];
+  }[];
+}
+
+/**
+ * The newest slot of a chain (its slots, any order) that the chain itself shows optimistically
+ * confirmed: validators holding at least 2/3 of `totalStake` have a vote, recorded in a slot of
+ * the chain, for that slot or a later slot of the chain. Every earlier slot of the chain is
+ * confirmed with it. 0 when none is. Votes for slots off the chain count for nothing; each
+ * validator counts once, with its newest vote on the chain.
+ */
+export function optimisticallyConfirmedThrough(chain: readonly SlotWithVotes[], totalStake: bigint): number {
+  const onChain = new Set(chain.map((s) => s.slot));
+  const newestVote = new Map<number, { slot: number; stake: bigint }>();
+  for (const slot of chain)
+    for (const entry of slot.votes)
+      for (const { vote, validatorIndex, stake } of entry.votes) {
+        if (!onChain.has(vote.slot)) continue;
+        const seen = newestVote.get(validatorIndex);
+        if (seen === undefined || seen.slot < vote.slot)
+          newestVote.set(validatorIndex, { slot: vote.slot, stake });
+      }
+  let stake = 0n;
+  for (const vote of [...newestVote.values()].sort((a, b) => b.slot - a.slot)) {
+    stake += vote.stake;
+    if (reachesTwoThirds(stake, totalStake)) return vote.slot;
+  }
+  return 0;
 }

@@ -33,6 +33,12 @@ export interface LiveTestLedgerOptions {
    * blockhash from a replica ahead of it.
    */
   readonly publishDelayMs?: number;
+  /**
+   * Every validator votes for each slot the ledger builds, and the next slot records those votes,
+   * as a cluster whose validators all keep up does (default true): what proposers settle their
+   * blocks by. False leaves the ledger without votes.
+   */
+  readonly validatorsVote?: boolean;
 }
 
 /** A UserBlockEntry the ledger recorded. */
@@ -47,9 +53,10 @@ export interface RecordedEntry {
 /**
  * A ledger for tests of the roles that produce for it (proposers), built with
  * the core's SlotBuilder and RecordingBook: at the end of every slot on the
- * wall clock it builds the slot for its scheduled leader, recording the
- * membership requests on CONTROL and the well-formed UserBlocks that arrived
- * on USERBLOCKS in time, and publishes it on LEDGER. It stands in for the
+ * wall clock it builds the slot for its scheduled leader, recording every
+ * validator's vote for the slot before, the membership requests on CONTROL
+ * and the well-formed UserBlocks that arrived on USERBLOCKS in time, and
+ * publishes it on LEDGER. It stands in for the
  * leader service where a test needs a ledger without one; it is not a leader
  * (one producer, no forks).
  */
@@ -150,6 +157,13 @@ export class LiveTestLedger extends LedgerStandIn {
       const entry = make();
       if (entry !== undefined) entries.push(entry);
     };
+    if (this.options.validatorsVote !== false && this.tip > 0) {
+      const votes = this.genesis.validators.map((_, index) => this.signedVote(index, this.tip));
+      record(() => {
+        const recorded = builder.recordVotes(votes);
+        return recorded.ok ? recorded.entry : undefined;
+      });
+    }
     for (const request of this.memberships.splice(0)) {
       record(() => {
         const recorded = builder.recordMembership(request.body, request.signature);

@@ -1,6 +1,7 @@
 import type { Bus, Replay } from "@simd23/bus";
 import {
   buildTransaction,
+  buildVote,
   bytesEqual,
   type ChainState,
   createLedgerContext,
@@ -15,6 +16,7 @@ import {
   type SlotBuilder,
   type SlotRecord,
   signEnvelope,
+  signVote,
   slotStartMs,
   toHex,
   transferInstruction,
@@ -113,6 +115,22 @@ export abstract class LedgerStandIn {
       const record = await this.produceSlot(slot);
       onSlot?.(record);
     }
+  }
+
+  /** Validator `index`'s signed vote on slot (a tower of one lockout, with the given root). */
+  signedVote(index: number, slot: number, root: number | null = null): SignedVote {
+    const validator = this.validators[index]!;
+    return signVote(
+      validator,
+      buildVote({
+        validator: validator.publicKey,
+        slot,
+        slotHash: this.parentState(slot).lastHash,
+        tower: { lockouts: [{ slot, confirmationCount: 1 }], root },
+        bankHash: null,
+        timestampMs: Date.now(),
+      }),
+    );
   }
 
   /** The parent's chain state; throws when that slot was not built. */

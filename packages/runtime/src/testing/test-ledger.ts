@@ -1,6 +1,5 @@
 import {
   buildTransaction,
-  buildVote,
   EnvelopeKind,
   encodeSignedVote,
   type Keypair,
@@ -10,7 +9,6 @@ import {
   SlotBuilder,
   type SlotRecord,
   sha256,
-  signVote,
   toHex,
   transferInstruction,
   UserBlockBuilder,
@@ -173,22 +171,6 @@ export class TestLedger extends LedgerStandIn {
     this.accept(record);
     if (options.publish !== false) await this.publishSlot(builder, entries, end, leader);
     return record;
-  }
-
-  /** Validator `index`'s signed vote on slot (a tower of one lockout, with the given root). */
-  signedVote(index: number, slot: number, root: number | null = null): SignedVote {
-    const validator = this.validators[index]!;
-    return signVote(
-      validator,
-      buildVote({
-        validator: validator.publicKey,
-        slot,
-        slotHash: this.parentState(slot).lastHash,
-        tower: { lockouts: [{ slot, confirmationCount: 1 }], root },
-        bankHash: null,
-        timestampMs: Date.now(),
-      }),
-    );
   }
 
   /** Publishes validator `index`'s vote on VOTES, as its executor does. */

@@ -1,12 +1,13 @@
-import type { RecordedUserBlockSlot } from "@simd23/core";
+import type { RecordedUserBlockSlot, SlotWithVotes, Vote } from "@simd23/core";
 import { describe, expect, it } from "vitest";
 import { pendingItem } from "../testing/items.js";
 import { type ChainSlot, type ProposedBlock, ProposedBlocks, recordingSlotOf } from "./outcomes.js";
 
 const me = new Uint8Array(32).fill(1);
 const other = new Uint8Array(32).fill(2);
-const leaderA = new Uint8Array(32).fill(10);
-const leaderB = new Uint8Array(32).fill(11);
+// Four validators of 1,000 each: 3,000 (three of them) reach 2/3, 2,000 do not.
+const TOTAL_STAKE = 4_000n;
+const BACKSTOP = 150;
 
 function block(userBlockSlot: number, hashByte: number, proposer = me): ProposedBlock {
   return {
@@ -19,8 +20,25 @@ function block(userBlockSlot: number, hashByte: number, proposer = me): Proposed
   };
 }
 
-/** A slot of a chain, led by `leader`, recording the given entries: [u, proposer, hash byte]. */
-function slot(number: number, leader: Uint8Array, entries: [number, Uint8Array, number][] = []): ChainSlot {
+/** Votes a slot records: [validator index, voted slot]. */
+function votes(...cast: [number, number][]): SlotWithVotes["votes"] {
+  return [
+    {
+      votes: cast.map(([validatorIndex, slot]) => ({
+        vote: { slot } as Vote,
+        validatorIndex,
+        stake: 1_000n,
+      })),
+    },
+  ];
+}
+
+/** A slot of a chain recording the given entries ([u, proposer, hash byte]) and votes. */
+function slot(
+  number: number,
+  entries: [number, Uint8Array, number][] = [],
+  recordedVotes: SlotWithVotes["votes"] = [],
+): ChainSlot {
   const userBlockSlots = [2 * number - 1, 2 * number].map(
     (u): RecordedUserBlockSlot => ({
       userBlockSlot: u,
@@ -35,7 +53,7 @@ function slot(number: number, leader: Uint8Array, entries: [number, Uint8Array, 
         })),
     }),
   ) as [RecordedUserBlockSlot, RecordedUserBlockSlot];
-  return { slot: number, leader, userBlockSlots };
+  return { slot: number, userBlockSlots, votes: recordedVotes as ChainSlot["votes"] };
 }
 
 describe("ProposedBlocks", () => {
@@ -43,33 +61,45 @@ describe("ProposedBlocks", () => {
     expect([9, 10, 11, 12].map(recordingSlotOf)).toEqual([5, 5, 6, 6]);
   });
 
-  it("settles a block as recorded once another leader built on its slot", () => {
-    const blocks = new ProposedBlocks(8);
+  it("settles a block as recorded once its slot is optimistically confirmed on the tip's chain", () => {
+    const blocks = new ProposedBlocks(TOTAL_STAKE, BACKSTOP);
     const mine = block(10, 7);
     blocks.add(mine);
-    const five = slot(5, leaderA, [[10, me, 7]]);
+    const five = slot(5, [[10, me, 7]]);
     expect(blocks.settle([five])).toEqual([]);
-    // The same leader's next slot is not enough: the next leader could abandon both.
-    expect(blocks.settle([slot(6, leaderA), five])).toEqual([]);
-    expect(blocks.settle([slot(7, leaderB), slot(6, leaderA), five])).toEqual([
+    // 2,000 of 4,000 voted for slot 5: not 2/3, and later slots of one leader change nothing.
+    const six = slot(6, [], votes([0, 5], [1, 5]));
+    expect(blocks.settle([slot(8), slot(7), six, five])).toEqual([]);
+    // A third validator votes for slot 7, which descends from 5: 3,000 of 4,000.
+    expect(blocks.settle([slot(9, [], votes([2, 7])), slot(8), slot(7), six, five])).toEqual([
       { block: mine, recorded: true, slot: 5 },
     ]);
     expect(blocks.size).toBe(0);
   });
 
-  it("settles as recorded by depth alone where one leader produces every slot", () => {
-    const blocks = new ProposedBlocks(2);
+  it("does not count votes for a fork the tip's chain left, nor one validator twice", () => {
+    const blocks = new ProposedBlocks(TOTAL_STAKE, BACKSTOP);
+    blocks.add(block(10, 7));
+    const five = slot(5, [[10, me, 7]]);
+    // Slot 7 is built on 5; the votes for slot 6 were for a fork the chain does not hold.
+    const seven = slot(7, [], votes([0, 5], [0, 6], [1, 6], [2, 6]));
+    expect(blocks.settle([slot(8, [], votes([0, 7])), seven, five])).toEqual([]);
+    expect(blocks.size).toBe(1);
+  });
+
+  it("settles as recorded without votes only past the backstop (a cluster whose votes stopped)", () => {
+    const blocks = new ProposedBlocks(TOTAL_STAKE, 3);
     const mine = block(10, 7);
     blocks.add(mine);
-    const five = slot(5, leaderA, [[10, me, 7]]);
-    expect(blocks.settle([slot(6, leaderA), five])).toEqual([]);
-    expect(blocks.settle([slot(7, leaderA), slot(6, leaderA), five])).toEqual([
+    const five = slot(5, [[10, me, 7]]);
+    expect(blocks.settle([slot(7), slot(6), five])).toEqual([]);
+    expect(blocks.settle([slot(8), slot(7), slot(6), five])).toEqual([
       { block: mine, recorded: true, slot: 5 },
     ]);
   });
 
   it("settles as not recorded at once: another block of its proposer, only others' blocks, a skipped or abandoned slot", () => {
-    const blocks = new ProposedBlocks(8);
+    const blocks = new ProposedBlocks(TOTAL_STAKE, BACKSTOP);
     const replaced = block(9, 7);
     const missing = block(10, 8);
     const skipped = block(12, 9);
@@ -78,8 +108,8 @@ describe("ProposedBlocks", () => {
     // Slot 6 (u = 11, 12) is not on the tip's chain: slot 7 was built on 5.
     expect(
       blocks.settle([
-        slot(7, leaderA),
-        slot(5, leaderA, [
+        slot(7),
+        slot(5, [
           [9, me, 99],
           [10, other, 8],
         ]),
@@ -91,22 +121,33 @@ describe("ProposedBlocks", () => {
     ]);
   });
 
+  it("gives a recorded block back when its fork is abandoned before it was confirmed", () => {
+    const blocks = new ProposedBlocks(TOTAL_STAKE, BACKSTOP);
+    const mine = block(12, 7);
+    blocks.add(mine);
+    const five = slot(5);
+    const six = slot(6, [[12, me, 7]], votes([0, 5]));
+    expect(blocks.settle([slot(7, [], votes([0, 6], [1, 6])), six, five])).toEqual([]);
+    // The cluster went on from slot 5 instead: slot 8 is built on it.
+    expect(blocks.settle([slot(8, [], votes([2, 5], [3, 5])), five])).toEqual([
+      { block: mine, recorded: false, reason: "skipped" },
+    ]);
+  });
+
   it("waits while the slot that records the block is the tip or still to come", () => {
-    const blocks = new ProposedBlocks(8);
+    const blocks = new ProposedBlocks(TOTAL_STAKE, BACKSTOP);
     blocks.add(block(14, 1));
-    expect(blocks.settle([slot(6, leaderA)])).toEqual([]);
+    expect(blocks.settle([slot(6)])).toEqual([]);
     expect(blocks.size).toBe(1);
   });
 
   it("forgets the blocks of a proposer identity it no longer holds", () => {
-    const blocks = new ProposedBlocks(0);
+    const blocks = new ProposedBlocks(TOTAL_STAKE, 0);
     const mine = block(10, 1);
     const adopted = block(10, 2, other);
     blocks.add(mine);
     blocks.add(adopted);
     expect(blocks.forgetProposer(other)).toEqual([adopted]);
-    expect(blocks.settle([slot(5, leaderA, [[10, me, 1]])])).toEqual([
-      { block: mine, recorded: true, slot: 5 },
-    ]);
+    expect(blocks.settle([slot(5, [[10, me, 1]])])).toEqual([{ block: mine, recorded: true, slot: 5 }]);
   });
 });

@@ -1,4 +1,4 @@
-import { bytesEqual, type SlotRecord } from "@simd23/core";
+import { bytesEqual, optimisticallyConfirmedThrough, type SlotRecord } from "@simd23/core";
 import type { PendingItem } from "./intake-book.js";
 
 /** A UserBlock this replica published, waiting to learn whether the ledger recorded it. */
@@ -28,7 +28,7 @@ export function recordingSlotOf(userBlockSlot: number): number {
 }
 
 /** One slot of a chain, as settling needs it. */
-export type ChainSlot = Pick<SlotRecord, "slot" | "leader" | "userBlockSlots">;
+export type ChainSlot = Pick<SlotRecord, "slot" | "userBlockSlots" | "votes">;
 
 /**
  * The UserBlocks this replica published and not yet settled, settled against
@@ -38,15 +38,22 @@ export type ChainSlot = Pick<SlotRecord, "slot" | "leader" | "userBlockSlots">;
  * - **not recorded** as soon as the chain has a slot after `r` but not `r` (it
  *   was skipped, or the chain abandoned it), or has `r` without the block's
  *   UserBlockEntry (late, refused);
- * - **recorded** when `r` holds its entry and a later slot of the chain was
- *   produced by another leader — that leader built on `r`, so `r` is not the
- *   tip of one leader that the next may abandon with its whole window — or,
- *   where every slot has one leader, once the chain is `depth` slots past `r`.
+ * - **recorded** when `r` holds its entry and is optimistically confirmed on
+ *   the chain (`optimisticallyConfirmedThrough`): the cluster cannot abandon it unless more
+ *   than 1/3 of stake breaks its lockouts. A fork that is abandoned before that
+ *   gives its blocks back as not recorded, and their items are proposed again.
+ *   Where no votes come (a cluster without validators, or one that stopped
+ *   voting), a block also counts as recorded once the chain is `backstopSlots`
+ *   past `r` — the blockhash validity window, after which its items could not
+ *   be recorded again anyway.
  */
 export class ProposedBlocks {
   private readonly blocks = new Map<number, ProposedBlock[]>();
 
-  constructor(private readonly depth: number) {}
+  constructor(
+    private readonly totalStake: bigint,
+    private readonly backstopSlots: number,
+  ) {}
 
   get size(): number {
     let count = 0;
@@ -77,6 +84,7 @@ export class ProposedBlocks {
     const tip = chain[0];
     if (tip === undefined) return [];
     const bySlot = new Map(chain.map((slot) => [slot.slot, slot]));
+    const confirmed = optimisticallyConfirmedThrough(chain, this.totalStake);
     const outcomes: BlockOutcome[] = [];
     for (const [u, list] of [...this.blocks].sort((a, b) => a[0] - b[0])) {
       const slot = recordingSlotOf(u);
@@ -88,9 +96,7 @@ export class ProposedBlocks {
         for (const block of list) outcomes.push({ block, recorded: false, reason: "skipped" });
         continue;
       }
-      const confirmed =
-        tip.slot - slot >= this.depth ||
-        chain.some((later) => later.slot > slot && !bytesEqual(later.leader, recording.leader));
+      const settled = slot <= confirmed || tip.slot - slot >= this.backstopSlots;
       const entries = recording.userBlockSlots.find((s) => s.userBlockSlot === u)?.entries ?? [];
       const kept: ProposedBlock[] = [];
       for (const block of list) {
@@ -99,7 +105,7 @@ export class ProposedBlocks {
             bytesEqual(entry.proposer, block.proposer) && bytesEqual(entry.blockHash, block.blockHash),
         );
         if (!recorded) outcomes.push({ block, recorded: false, reason: "not_recorded" });
-        else if (confirmed) outcomes.push({ block, recorded: true, slot });
+        else if (settled) outcomes.push({ block, recorded: true, slot });
         else kept.push(block);
       }
       if (kept.length === 0) this.blocks.delete(u);
