@@ -52,6 +52,8 @@ export interface AccountingInput {
   readonly statuses: ReadonlyMap<string, TransactionStatus>;
   /** Every result of the finalized chain, by signature. */
   readonly chain: ReadonlyMap<string, readonly ChainResult[]>;
+  /** The newest slot the chain was read through: a result in a later slot is not final yet, not wrong. */
+  readonly newestFinalizedSlot: number;
   readonly violations: readonly LevelViolation[];
 }
 
@@ -99,7 +101,7 @@ export function accountSchedule(schedule: string, input: AccountingInput, halted
         statusConflicts.push(
           `${transaction.signature}: the aggregator says ${result.status} in slot ${result.slot}, the finalized chain has ${
             onChain.map((r) => `${r.status} in slot ${r.slot}`).join(", ") || "nothing"
-          }`,
+          }${result.slot > input.newestFinalizedSlot ? ` (finalized only through slot ${input.newestFinalizedSlot} when it was read)` : ""}`,
         );
     } else if (status?.droppedReason != null) {
       increment(dropped, status.droppedReason);

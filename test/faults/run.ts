@@ -170,18 +170,20 @@ export async function runSchedules(
     0,
     ...ackedSignatures.map((s) => monitor.latest.get(s)?.result?.slot ?? 0),
   );
+  // The chain is read from the verifier's FINALIZED verdicts, which follow the cluster's root: wait
+  // for those, not for the aggregator's view of it.
+  let read = await finalizedChain(devnet);
   if (halt === undefined) {
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const status = await client.getClusterStatus().catch(() => undefined);
-      if (status !== undefined && status.finalizedSlot >= newestResultSlot) break;
-      await sleep(500);
+    while (Math.max(0, ...read.finalized) < newestResultSlot && Date.now() < deadline) {
+      await sleep(1_000);
+      read = await finalizedChain(devnet);
     }
   }
   await monitor.poll(ackedSignatures);
   await monitor.stop();
 
-  const { chain, finalized, verdictConflicts } = await finalizedChain(devnet);
+  const { chain, finalized, verdictConflicts } = read;
   const tallies = await tallyRows(devnet);
   const stakeByName = new Map(genesis.validators.map((v) => [v.name, v.stake]));
   const agreementProblems = checkAgreement(
@@ -202,6 +204,7 @@ export async function runSchedules(
       }),
     ),
     chain,
+    newestFinalizedSlot: Math.max(0, ...finalized),
     violations: monitor.violations,
   };
   return {
