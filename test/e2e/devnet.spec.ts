@@ -146,6 +146,8 @@ describe("simd23 devnet: bad input", () => {
       [["--proposers", "17"], /^error: --proposers: expected 1 to 16, got 17$/],
       [["--leaders", "5"], /^error: --leaders: expected 1 to 4, got 5$/],
       [["--ticks-per-slot", "15"], /^error: --ticks-per-slot: expected an even number/],
+      // The grace must end inside the next UserBlockSlot: at most 7 of the default 16 ticks per slot.
+      [["--grace-ticks", "8"], /^error: --grace-ticks: expected 0 to 7, got 8$/],
       [["--mode", "eager"], /^error: --mode: expected "async" or "sync", got "eager"$/],
       [["--fault", "executor-1=equivocate"], /^error: --fault: the equivocate fault applies to proposers/],
       [["--home", join(notADirectory, "devnet")], /^error: --home: cannot write to .*: ENOTDIR$/],

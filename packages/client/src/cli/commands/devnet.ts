@@ -229,7 +229,7 @@ async function runDevnet(flags: DevnetFlags): Promise<void> {
       `--ticks-per-slot: expected an even number (a UserBlockSlot is half a slot), got ${ticksPerSlot}`,
     );
   const hashesPerTick = within(flags.hashesPerTick, 10, 10_000_000, "--hashes-per-tick");
-  const graceTicks = within(flags.graceTicks, 0, ticksPerSlot / 2, "--grace-ticks");
+  const graceTicks = within(flags.graceTicks, 0, ticksPerSlot / 2 - 1, "--grace-ticks");
   if (flags.mode !== "async" && flags.mode !== "sync")
     throw new CliError(`--mode: expected "async" or "sync", got "${flags.mode}"`);
   const readyTimeoutMs = Math.round(flags.readyTimeout * 1_000);
