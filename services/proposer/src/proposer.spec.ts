@@ -218,7 +218,7 @@ describe("a proposer replica on the in-process bus and store", () => {
       await c.bus.publish(
         subjects.intake(2),
         sealIntakeItem(poolKey2, bodyOf(t)),
-        intakePublishOptions(2, toHex(t.id)),
+        intakePublishOptions(2, toHex(t.id), "left-behind"),
       );
     // Forgeries beside them: an item not in an envelope, one sealed by another pool key, one whose
     // envelope signature does not verify. Each is refused and counted, and never proposed.
@@ -227,7 +227,7 @@ describe("a proposer replica on the in-process bus and store", () => {
     const badSignature = sealIntakeItem(poolKey2, bodyOf(forged[2]!));
     badSignature[badSignature.length - 1]! ^= 1;
     for (const [i, data] of [bodyOf(forged[0]!), wrongKey, badSignature].entries())
-      await c.bus.publish(subjects.intake(2), data, intakePublishOptions(2, toHex(forged[i]!.id)));
+      await c.bus.publish(subjects.intake(2), data, intakePublishOptions(2, toHex(forged[i]!.id), "forged"));
     await c.store.set(intakeMarkerKey(2), Date.now());
 
     const a = await c.startProposer();

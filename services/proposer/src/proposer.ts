@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import { context, type Link, type Span, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
@@ -517,14 +518,12 @@ class ProposerReplica {
   /** Publishes an accepted item to this key's INTAKE subject; resolves once it is durable. */
   private async store(held: HeldKey, pending: PendingItem): Promise<void> {
     this.book.reserve(pending);
-    let duplicate: boolean;
     try {
-      const ack = await this.deps.bus.publish(
+      await this.deps.bus.publish(
         subjects.intake(held.entry.poolIndex),
         pending.sealed,
-        intakePublishOptions(held.entry.poolIndex, pending.key),
+        intakePublishOptions(held.entry.poolIndex, pending.key, randomBytes(12).toString("hex")),
       );
-      duplicate = ack.duplicate;
     } catch (error) {
       this.book.unreserve(pending);
       this.log.warn({ err: error }, "storing an accepted transaction in INTAKE failed");
@@ -533,11 +532,6 @@ class ProposerReplica {
         "INTAKE_UNAVAILABLE",
         "could not store the transaction durably",
       );
-    }
-    if (duplicate) {
-      // Stored under this key before (by a previous holder): its delivery brings it here.
-      this.book.unreserve(pending);
-      this.refuse(tx.RejectReason.REJECT_REASON_DUPLICATE, "already stored in this proposer's intake");
     }
     if (this.sync) this.book.feed(pending);
     else this.book.stored(pending);
@@ -1111,7 +1105,6 @@ class ProposerReplica {
     const items = this.book.takeWaiting(() => true);
     const kept: PendingItem[] = [];
     let handed = 0;
-    const now = Date.now();
     let next = 0;
     const worker = async () => {
       for (let item = items[next++]; item !== undefined; item = items[next++]) {
@@ -1124,7 +1117,7 @@ class ProposerReplica {
               ? await this.forwarder.forwardTransaction(target, wire.value)
               : ({ ok: false, unreachable: "not a transaction item" } as const);
         if (result.ok || ("refused" in result && result.refused.reason === "DUPLICATE")) {
-          this.book.finish(item, now)?.ack();
+          this.book.handOn(item)?.ack();
           handed += 1;
         } else if ("refused" in result && result.refused.reason === "BLOCKHASH_EXPIRED") {
           this.drop([item], DROP_EXPIRED, "blockhash_expired");

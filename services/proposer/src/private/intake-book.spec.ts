@@ -78,6 +78,24 @@ describe("IntakeBook", () => {
     expect(book.knows(item.key)).toBe(false);
   });
 
+  it("forgets an item handed on without remembering it as done, so it is taken again when it comes back", () => {
+    const book = new IntakeBook(10, 60_000);
+    const item = pendingItem();
+    book.takeOver(item);
+    const message = delivery();
+    book.attach(item.key, message);
+    const [waiting] = book.takeWaiting(() => true);
+    expect(book.handOn(waiting!)).toBe(message);
+    expect(book.knows(item.key)).toBe(false);
+    expect(book.depth).toBe(0);
+    // Handed back by a proposer that was evicted in turn: a new acceptance of the same item.
+    const back = { ...item, message: undefined };
+    book.reserve(back);
+    book.stored(back);
+    expect(book.depth).toBe(1);
+    expect(book.popBest()).toBe(back);
+  });
+
   it("puts items back after a block that was not recorded, and forgets a pool's items without finishing them", () => {
     const book = new IntakeBook(10, 60_000);
     const mine = pendingItem({ price: 2n, poolIndex: 0 });

@@ -245,15 +245,28 @@ export class IntakeBook {
   }
 
   /**
-   * Done with it (recorded, dropped or handed off): forgotten, remembered as
-   * finished, and its delivery returned to be acknowledged (undefined when it
-   * has not been delivered yet; a later delivery is then `settled`).
+   * Done with it (recorded or dropped): forgotten, remembered as finished, and
+   * its delivery returned to be acknowledged (undefined when it has not been
+   * delivered yet; a later delivery is then `settled`).
    */
   finish(item: PendingItem, nowMs: number): DeliveredMessage | undefined {
     if (this.pending.get(item.key) !== item) return undefined;
     this.leave(item);
     this.pending.delete(item.key);
     this.finished.set(item.key, nowMs);
+    return item.message;
+  }
+
+  /**
+   * Another proposer took it: forgotten and its delivery returned to be acknowledged, but not
+   * remembered as finished. It is not done — it may come back here (that proposer evicted in
+   * turn and handing it on), and must then be taken again, not refused as a duplicate: refused,
+   * the proposer handing it back would let go of it too, and nobody would hold it.
+   */
+  handOn(item: PendingItem): DeliveredMessage | undefined {
+    if (this.pending.get(item.key) !== item) return undefined;
+    this.leave(item);
+    this.pending.delete(item.key);
     return item.message;
   }
 

@@ -10,12 +10,16 @@ import { integerCodec, type ValueKey, valueKey } from "@simd23/store";
 export const INTAKE_ID_HEADER = "simd23-id";
 
 /**
- * How an accepted item is published to INTAKE: deduplicated per pool key (the
- * same item stored twice under one key is stored once; handed to another key,
- * it is stored again there), with its id and the active trace context.
+ * How an accepted item is published to INTAKE, with its id and the active trace context. The
+ * message id names one acceptance (`acceptance`, unique to it): the bus's retries of that publish
+ * are stored once, while an item that comes back to a key after it was handed on — and whose
+ * first message under the key is acknowledged and gone — is stored again.
  */
-export function intakePublishOptions(poolIndex: number, key: string): PublishOptions {
-  return { msgId: `${poolIndex}.${key}`, headers: injectTraceContext({ [INTAKE_ID_HEADER]: key }) };
+export function intakePublishOptions(poolIndex: number, key: string, acceptance: string): PublishOptions {
+  return {
+    msgId: `${poolIndex}.${key}.${acceptance}`,
+    headers: injectTraceContext({ [INTAKE_ID_HEADER]: key }),
+  };
 }
 
 /** Set while a pool key's INTAKE may hold items its holder did not finish: adoption looks for it. */
