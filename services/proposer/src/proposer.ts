@@ -59,7 +59,7 @@ import type { Store } from "@simd23/store";
 import type { ProposerSettings } from "./config.js";
 import { assembleUserBlock, encodeItem } from "./private/block-assembly.js";
 import { BlockhashBook, BlockhashWaits } from "./private/blockhashes.js";
-import { Forwarder } from "./private/forwarder.js";
+import { Forwarder, type ForwardResult } from "./private/forwarder.js";
 import { type BacklogCapacity, IntakeBook, type PendingItem } from "./private/intake-book.js";
 import { INTAKE_ID_HEADER, intakePublishOptions } from "./private/intake-wire.js";
 import { membershipRequestFor } from "./private/membership.js";
@@ -170,6 +170,10 @@ class ProposerReplica {
   private readonly statusIndex: StatusIndex;
   private readonly directory: ProposerDirectory;
   private readonly forwarder: Forwarder;
+  /** Keys of items being forwarded by a handoff right now. */
+  private readonly handingOn = new Set<string>();
+  /** Keys of items handed back while being handed on: kept here whatever the forward's answer. */
+  private readonly reclaimed = new Set<string>();
   private readonly book: IntakeBook;
   private readonly proposed: ProposedBlocks;
   /** Sync mode (the baseline): no UserBlocks, no membership; items are fed to the leaders through INTAKE. */
@@ -448,7 +452,7 @@ class ProposerReplica {
     const blockhashSlot = await this.blockhashSlotFor(valid, arrivalMs);
     const id = transactions[0]!.id;
     const key = toHex(id);
-    if (this.book.knows(key)) this.refuse(tx.RejectReason.REJECT_REASON_DUPLICATE, "already accepted");
+    if (this.book.knows(key)) return this.reclaimOrRefuse(key);
     if (this.sync && this.syncSettlement.settledIn(key) !== undefined)
       this.refuse(tx.RejectReason.REJECT_REASON_DUPLICATE, "already executed on the ledger");
 
@@ -461,7 +465,7 @@ class ProposerReplica {
         const forwarded = await this.forwardToRoute(submission, transactions[0]!.feePayer);
         if (forwarded !== undefined) return forwarded;
         // A concurrent submission of the same item may have been accepted while this one was routed.
-        if (this.book.knows(key)) this.refuse(tx.RejectReason.REJECT_REASON_DUPLICATE, "already accepted");
+        if (this.book.knows(key)) return this.reclaimOrRefuse(key);
       }
       const capacity = this.backlogCapacity();
       if (this.book.overCapacity(capacity)) {
@@ -502,6 +506,21 @@ class ProposerReplica {
       this.metrics.accepted.inc({ kind: valid.kind });
       return this.acceptedResponse(pending, own.keypair.publicKey, false);
     });
+  }
+
+  /**
+   * A submission of an item this replica already knows: DUPLICATE — unless it is handing the item
+   * on right now. Then the sender may be the very proposer it is handing it to, handing it back
+   * (evicted in turn): refused, the sender would let go of it, and this replica would too once its
+   * own forward is answered. It keeps the item instead, and says so.
+   */
+  private reclaimOrRefuse(key: string): SubmitResponse {
+    const item = this.book.get(key);
+    const own = this.keys.own;
+    if (item === undefined || own === undefined || !this.handingOn.has(key))
+      this.refuse(tx.RejectReason.REJECT_REASON_DUPLICATE, "already accepted");
+    this.reclaimed.add(key);
+    return this.acceptedResponse(item, own.keypair.publicKey, false);
   }
 
   private async withSpan<T>(span: Span, work: () => Promise<T>): Promise<T> {
@@ -1110,13 +1129,20 @@ class ProposerReplica {
       for (let item = items[next++]; item !== undefined; item = items[next++]) {
         const target = routeTransaction(item.feePayer, active)!;
         const wire = item.item.item;
-        const result =
-          wire?.$case === "bundle"
-            ? await this.forwarder.forwardBundle(target, wire.value)
-            : wire?.$case === "transaction"
-              ? await this.forwarder.forwardTransaction(target, wire.value)
-              : ({ ok: false, unreachable: "not a transaction item" } as const);
-        if (result.ok || ("refused" in result && result.refused.reason === "DUPLICATE")) {
+        this.handingOn.add(item.key);
+        let result: ForwardResult;
+        try {
+          result =
+            wire?.$case === "bundle"
+              ? await this.forwarder.forwardBundle(target, wire.value)
+              : wire?.$case === "transaction"
+                ? await this.forwarder.forwardTransaction(target, wire.value)
+                : { ok: false, unreachable: "not a transaction item" };
+        } finally {
+          this.handingOn.delete(item.key);
+        }
+        if (this.reclaimed.delete(item.key)) kept.push(item);
+        else if (result.ok || ("refused" in result && result.refused.reason === "DUPLICATE")) {
           this.book.handOn(item)?.ack();
           handed += 1;
         } else if ("refused" in result && result.refused.reason === "BLOCKHASH_EXPIRED") {
