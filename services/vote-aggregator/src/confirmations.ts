@@ -420,10 +420,14 @@ export class ConfirmationEngine {
     void next.finally(() => this.inFlight.delete(next));
   }
 
+  // A slot whose EXECUTED results wait for its confirmation or its FINALIZED verdict is kept longer
+  // (four times the retention): pruned with the rest, its results would never be reported.
   private prune(): void {
     const floor = Math.max(this.newestSlot, this.executedSlotSeen) - this.options.retainSlots;
     if (floor <= 0) return;
-    for (const slot of this.slots.keys()) if (slot < floor) this.slots.delete(slot);
+    const awaitingFloor = floor - 3 * this.options.retainSlots;
+    for (const [slot, state] of this.slots)
+      if (slot < floor && (state.unreported === undefined || slot < awaitingFloor)) this.slots.delete(slot);
     for (const slot of this.arrivals.keys()) if (slot < floor) this.arrivals.delete(slot);
   }
 }

@@ -62,7 +62,12 @@ afterEach(async () => {
   }
 });
 
-async function startReplica(bus: Bus, store: Store, replicaOrdinal = 0): Promise<Replica> {
+async function startReplica(
+  bus: Bus,
+  store: Store,
+  replicaOrdinal = 0,
+  options: { retainSlots?: number } = {},
+): Promise<Replica> {
   const config = loadConfig({
     env: {
       SIMD23_GENESIS: genesisPath,
@@ -93,7 +98,7 @@ async function startReplica(bus: Bus, store: Store, replicaOrdinal = 0): Promise
         metrics,
         health,
         shutdownSignal,
-        options: { subscriptionRefreshMs: 100 },
+        options: { subscriptionRefreshMs: 100, ...options },
       });
       return { services: [aggregator.service], hooks: aggregator.hooks };
     },
@@ -369,6 +374,25 @@ describe("the vote aggregator on the in-process bus and store", () => {
     await replica.aggregator.settle();
     const [stored] = await statusesOf(replica, [signature]);
     expect(stored!.levels.map((l) => l.level)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(resultHex(stored!.result)).toBe(resultHex(cluster.resultsOf(3)[0]));
+  });
+
+  it("keeps a slot's EXECUTED results past the slot retention until its FINALIZED verdict reports them", async () => {
+    const { bus, store, cluster } = openCluster();
+    await bootstrap(cluster);
+    const replica = await startReplica(bus, store, 0, { retainSlots: 8 });
+    const signature = cluster.transfer();
+    await cluster.proposeFor(3);
+    await cluster.produceSlot(3);
+    await cluster.verdict(3, VerdictLevel.VERDICT_LEVEL_EXECUTED, cluster.resultsOf(3));
+    // Twelve slots later slot 3 is past the retention of 8, still unconfirmed (nobody voted).
+    for (let slot = 4; slot <= 15; slot++) await cluster.produceSlot(slot);
+    await expect.poll(async () => (await clusterStatusOf(replica)).slot).toBe(15);
+    await replica.aggregator.settle();
+    expect(await levelOf(replica, signature)).toBe(L.CONFIRMATION_LEVEL_RECORDED);
+    await cluster.verdict(3, VerdictLevel.VERDICT_LEVEL_FINALIZED);
+    await expect.poll(() => levelOf(replica, signature)).toBe(L.CONFIRMATION_LEVEL_FINALIZED);
+    const [stored] = await statusesOf(replica, [signature]);
     expect(resultHex(stored!.result)).toBe(resultHex(cluster.resultsOf(3)[0]));
   });
 
