@@ -86,6 +86,20 @@ const adapters: [string, () => Promise<Bus>][] = [
   ],
 ];
 
+/** A slot's messages with entry `index`'s PoH hash zeroed: its PoH no longer verifies. */
+function withZeroedEntryHash(messages: ledger.LedgerMessage[], index: number): ledger.LedgerMessage[] {
+  return messages.map((m) =>
+    m.kind?.$case === "entry" && m.kind.value.index === index
+      ? {
+          kind: {
+            ...m.kind,
+            value: { ...m.kind.value, entry: { ...m.kind.value.entry!, hash: new Uint8Array(32) } },
+          },
+        }
+      : m,
+  );
+}
+
 describe.each(adapters)("LedgerFollower on the %s bus", (_, open) => {
   let bus: Bus | undefined;
   let follower: LedgerFollower | undefined;
@@ -126,16 +140,7 @@ describe.each(adapters)("LedgerFollower on the %s bus", (_, open) => {
     bus = await open();
     const s1 = buildSlot(genesisChainState(context), 1);
     const s2 = buildSlot(s1.next, 2);
-    const tampered = s1.messages.map((m) =>
-      m.kind?.$case === "entry" && m.kind.value.index === 3
-        ? {
-            kind: {
-              ...m.kind,
-              value: { ...m.kind.value, entry: { ...m.kind.value.entry!, hash: new Uint8Array(32) } },
-            },
-          }
-        : m,
-    );
+    const tampered = withZeroedEntryHash(s1.messages, 3);
     await bus.publish(subjects.ledgerSlot(1), new Uint8Array([1, 2, 3]));
     await publishSlot(bus, 1, tampered);
     await publishSlot(bus, 2, s2.messages);
@@ -158,16 +163,7 @@ describe.each(adapters)("LedgerFollower on the %s bus", (_, open) => {
     bus = await open();
     const s1 = buildSlot(genesisChainState(context), 1);
     const s2 = buildSlot(s1.next, 2);
-    const tampered = s1.messages.map((m) =>
-      m.kind?.$case === "entry" && m.kind.value.index === 3
-        ? {
-            kind: {
-              ...m.kind,
-              value: { ...m.kind.value, entry: { ...m.kind.value.entry!, hash: new Uint8Array(32) } },
-            },
-          }
-        : m,
-    );
+    const tampered = withZeroedEntryHash(s1.messages, 3);
     await publishSlot(bus, 1, tampered);
     await publishSlot(bus, 2, s2.messages);
 

@@ -188,6 +188,19 @@ async function bootstrap(cluster: TestCluster): Promise<void> {
   await cluster.produceSlot(2);
 }
 
+/** Slots 3 and 4, both built on slot 2, each with a transfer: two forks, neither voted on yet. */
+async function twoForks(
+  cluster: TestCluster,
+): Promise<{ onLosingFork: Uint8Array; onVotedFork: Uint8Array }> {
+  const onLosingFork = cluster.transfer();
+  await cluster.proposeFor(3, 2);
+  await cluster.produceSlot(3, { parentSlot: 2 });
+  const onVotedFork = cluster.transfer();
+  await cluster.proposeFor(4, 2);
+  await cluster.produceSlot(4, { parentSlot: 2 });
+  return { onLosingFork, onVotedFork };
+}
+
 const resultHex = (result: control.TransactionResult | undefined) =>
   result === undefined
     ? undefined
@@ -305,12 +318,7 @@ describe("the vote aggregator on the in-process bus and store", () => {
   it("catches up from the streams: a slot on the losing fork stays recorded, the voted fork is optimistic", async () => {
     const { bus, store, cluster } = openCluster();
     await bootstrap(cluster);
-    const onLosingFork = cluster.transfer();
-    await cluster.proposeFor(3, 2);
-    await cluster.produceSlot(3, { parentSlot: 2 });
-    const onVotedFork = cluster.transfer();
-    await cluster.proposeFor(4, 2);
-    await cluster.produceSlot(4, { parentSlot: 2 });
+    const { onLosingFork, onVotedFork } = await twoForks(cluster);
     // Only the ledger carries these votes (nothing on VOTES): 7,000 of 10,000 on slot 4.
     await cluster.produceSlot(5, {
       parentSlot: 4,
@@ -332,12 +340,7 @@ describe("the vote aggregator on the in-process bus and store", () => {
     const { bus, store, cluster } = openCluster();
     await bootstrap(cluster);
     const replica = await startReplica(bus, store);
-    const onLosingFork = cluster.transfer();
-    await cluster.proposeFor(3, 2);
-    await cluster.produceSlot(3, { parentSlot: 2 });
-    const onVotedFork = cluster.transfer();
-    await cluster.proposeFor(4, 2);
-    await cluster.produceSlot(4, { parentSlot: 2 });
+    const { onLosingFork, onVotedFork } = await twoForks(cluster);
     await expect.poll(() => levelOf(replica, onVotedFork)).toBe(L.CONFIRMATION_LEVEL_RECORDED);
 
     // More than 1/3 of stake agreed on each slot's BankHash: both slots have an EXECUTED verdict.
