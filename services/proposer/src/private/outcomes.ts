@@ -82,7 +82,8 @@ export class ProposedBlocks {
   /** Settles every block the chain (its slots, newest first) now decides; they are forgotten. */
   settle(chain: readonly ChainSlot[]): BlockOutcome[] {
     const tip = chain[0];
-    if (tip === undefined) return [];
+    // Every slot: with nothing to settle, the chain's votes are not read.
+    if (tip === undefined || this.blocks.size === 0) return [];
     const bySlot = new Map(chain.map((slot) => [slot.slot, slot]));
     const confirmed = optimisticallyConfirmedThrough(chain, this.totalStake);
     const outcomes: BlockOutcome[] = [];
